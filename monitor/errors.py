@@ -1,0 +1,71 @@
+"""Harken's errors. Library exceptions are translated into these at the edge.
+
+HarkenError                 anything Harken reports to a person
+├── ConfigError             config.toml is missing, unreadable or invalid
+├── RulesError              a rule file is invalid; carries every Problem found
+├── SourceError             one source failed one poll; the others go on
+│   ├── NotConfigured       a source declines to start (e.g. missing credentials)
+│   └── FetchError          the HTTP fetch failed (timeout, status, size cap)
+├── StorageError            the database refused or is unreachable
+└── DeliveryError           an alert or digest could not be handed to a channel
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class HarkenError(Exception):
+    """Base of every error Harken reports to a person."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a file people edit, with where it is."""
+
+    path: str
+    line: int
+    message: str
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}"
+        if self.column is not None:
+            where += f":{self.column}"
+        return f"{where}: {self.message}"
+
+
+class ProblemsError(HarkenError):
+    """An edited file has problems; all of them are listed, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ConfigError(ProblemsError):
+    """config.toml is missing, unreadable or invalid."""
+
+
+class RulesError(ProblemsError):
+    """One or more rule files are invalid."""
+
+
+class SourceError(HarkenError):
+    """A source failed one poll. Its message says what and where, for the poll summary."""
+
+
+class NotConfigured(SourceError):
+    """A source declines to start, e.g. because its credentials are not in the environment."""
+
+
+class FetchError(SourceError):
+    """An HTTP fetch failed: timeout, connection, bad status, oversize body."""
+
+
+class StorageError(HarkenError):
+    """The database refused an operation or could not be reached."""
+
+
+class DeliveryError(HarkenError):
+    """An alert or digest could not be handed to its channel (SMTP down, refused)."""

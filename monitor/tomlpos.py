@@ -1,0 +1,183 @@
+"""Where keys sit in a TOML file, so schema errors can name a line.
+
+tomllib reports positions only for syntax errors, and only inside its message text. Rule and
+config files are small and hand-written, so a line scan that follows table headers, arrays of
+tables and (dotted) keys is enough to point a person at the right line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+import typing
+
+from pydantic import BaseModel, ValidationError
+
+from monitor.errors import Problem, ProblemsError
+
+KeyPath = tuple[str | int, ...]
+
+_TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_ARRAY_TABLE = re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(#.*)?$")
+_KEY = re.compile(
+    r"""^(\s*)((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*="""
+)
+_SYNTAX_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _split_dotted(text: str) -> tuple[str, ...]:
+    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", text)
+    return tuple(p.strip("\"'") for p in parts)
+
+
+def key_positions(text: str) -> dict[KeyPath, tuple[int, int]]:
+    """Map each table and key path to its (line, column), both 1-based.
+
+    Arrays of tables get their index in the path: the second ``[[rules]]`` is ``("rules", 1)``.
+    Multi-line strings and arrays are skipped over well enough for hand-edited files.
+    """
+    positions: dict[KeyPath, tuple[int, int]] = {}
+    array_counts: dict[tuple[str | int, ...], int] = {}
+    table: KeyPath = ()
+    in_multiline: str | None = None
+    depth = 0  # open brackets of a multi-line array
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_multiline is not None:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        if depth > 0:
+            depth += line.count("[") - line.count("]")
+            continue
+        if match := _ARRAY_TABLE.match(line):
+            name = _split_dotted(match.group(1))
+            parent = _resolve(name[:-1], array_counts)
+            key = (*parent, name[-1])
+            index = array_counts.get(key, 0)
+            array_counts[key] = index + 1
+            table = (*key, index)
+            positions.setdefault(key, (number, line.index("[") + 1))
+            positions[table] = (number, line.index("[") + 1)
+            continue
+        if match := _TABLE.match(line):
+            table = _resolve(_split_dotted(match.group(1)), array_counts)
+            positions[table] = (number, line.index("[") + 1)
+            continue
+        if match := _KEY.match(line):
+            path = (*table, *_split_dotted(match.group(2)))
+            positions.setdefault(path, (number, len(match.group(1)) + 1))
+            value = line[match.end() :]
+            for quote in ('"""', "'''"):
+                if value.count(quote) % 2 == 1:
+                    in_multiline = quote
+            if in_multiline is None:
+                depth = _open_brackets(value)
+    return positions
+
+
+def _open_brackets(value: str) -> int:
+    # Ignore brackets inside strings and comments; good enough for arrays of plain strings.
+    stripped = re.sub(r'"(?:\\.|[^"\\])*"|\'[^\']*\'', "", value).split("#", 1)[0]
+    return max(stripped.count("[") - stripped.count("]"), 0)
+
+
+def _resolve(name: tuple[str, ...], array_counts: dict[tuple[str | int, ...], int]) -> KeyPath:
+    """Turn ``a.b`` into the path of the latest ``[[a]]`` element, if ``a`` is an array."""
+    path: list[str | int] = []
+    for part in name:
+        path.append(part)
+        count = array_counts.get(tuple(path))
+        if count:
+            path.append(count - 1)
+    return tuple(path)
+
+
+def line_of(positions: dict[KeyPath, tuple[int, int]], path: KeyPath) -> tuple[int, int]:
+    """The position of the longest known prefix of ``path``; (1, 1) if none is known."""
+    for end in range(len(path), 0, -1):
+        if path[:end] in positions:
+            return positions[path[:end]]
+    return (1, 1)
+
+
+def parse_toml(text: str, path: str) -> dict[str, object]:
+    """Parse TOML, turning a syntax error into a Problem with its line and column."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        line, column = 1, 1
+        if match := _SYNTAX_POSITION.search(message):
+            line, column = int(match.group(1)), int(match.group(2))
+            message = message[: match.start()].strip()
+        elif "(at end of document)" in message:
+            line = max(text.count("\n"), 1)
+            message = message.replace("(at end of document)", "").strip() + " at end of file"
+        raise ProblemsError([Problem(path, line, f"TOML syntax: {message}", column)]) from None
+
+
+def validation_problems(
+    error: ValidationError,
+    model: type[BaseModel],
+    positions: dict[KeyPath, tuple[int, int]],
+    path: str,
+    prefix: KeyPath = (),
+) -> list[Problem]:
+    """Turn pydantic's errors into Problems at the lines of the keys they are about.
+
+    ``prefix`` is where the validated table sits in the file (e.g. ``("sources", "hn")``).
+    Unknown keys get a did-you-mean from the model's own field names.
+    """
+    problems = []
+    for detail in error.errors():
+        loc = tuple(detail["loc"])
+        line, column = line_of(positions, (*prefix, *loc))
+        where = ".".join(str(part) for part in (*prefix, *loc)) or "file"
+        if detail["type"] == "extra_forbidden":
+            known = _field_names(model, loc[:-1])
+            message = f'unknown key "{where}"'
+            if guess := difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6):
+                message += f' (did you mean "{guess[0]}"?)'
+            elif known:
+                message += f"; known keys: {', '.join(sorted(known))}"
+        elif detail["type"] == "missing":
+            message = f'missing required key "{where}"'
+        else:
+            message = f"{where}: {_plain(detail['msg'])}"
+        problems.append(Problem(path, line, message, column))
+    return problems
+
+
+def _plain(message: str) -> str:
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _field_names(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the model allows at ``loc``, following nested models through lists and dicts."""
+    current: object = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            by_alias = [f for f in current.model_fields.values() if f.alias == part]
+            if not by_alias:
+                return []
+            field = by_alias[0]
+        current = _model_in(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _model_in(annotation: object) -> object:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
