@@ -1,0 +1,10 @@
+"""Harken's storage: the only code that talks to the database (SQLite or PostgreSQL).
+
+The schema is created and upgraded by the Alembic migrations in ``migrations/`` whenever a
+``Storage`` is opened; no alembic.ini is involved.
+"""
+
+from monitor.storage.records import PendingAlert, SourceHealth, StoredVerdict
+from monitor.storage.store import Storage
+
+__all__ = ["PendingAlert", "SourceHealth", "Storage", "StoredVerdict"]

@@ -1,0 +1,26 @@
+"""Alembic's entry point: migrate the connection that Storage hands over in the config."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from monitor.storage.models import Base
+
+
+def run_migrations() -> None:
+    """Upgrade the connection passed as ``config.attributes["connection"]``; no alembic.ini."""
+    connection = context.config.attributes.get("connection")
+    if not isinstance(connection, Connection) or context.is_offline_mode():
+        raise RuntimeError("Harken's migrations run only through monitor.storage.Storage")
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

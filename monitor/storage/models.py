@@ -1,0 +1,146 @@
+"""The database tables as typed SQLAlchemy models; migrations/versions/ must create exactly these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Double,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    types,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names, so later migrations can alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(types.TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend; SQLite, which has no zones, stores it naive."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: Harken stores aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+        float: Double(),
+        str: Text(),
+    }
+
+
+class MentionRow(Base):
+    __tablename__ = "mentions"
+    __table_args__ = (UniqueConstraint("source", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    source: Mapped[str]
+    item_id: Mapped[str]  # Mention.id, the platform's own id
+    url: Mapped[str]
+    title: Mapped[str]
+    text: Mapped[str]
+    author: Mapped[str]
+    published: Mapped[datetime | None]
+    lang: Mapped[str]
+    metrics: Mapped[dict[str, Any]]
+    stored_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class VerdictRow(Base):
+    __tablename__ = "verdicts"
+
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True
+    )
+    matched: Mapped[bool]
+    brands: Mapped[list[str]]
+    compound: Mapped[float]
+    label: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20))  # a Severity value
+    rules: Mapped[list[str]]
+    tags: Mapped[list[str]]
+    notify: Mapped[list[str]]
+    reasons: Mapped[list[str]]
+
+
+class CursorRow(Base):
+    __tablename__ = "cursors"
+
+    source: Mapped[str] = mapped_column(primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class SourceHealthRow(Base):
+    __tablename__ = "source_health"
+
+    source: Mapped[str] = mapped_column(primary_key=True)
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None]
+    last_error_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+
+
+class AlertRow(Base):
+    """The outbox: one row per alert to deliver, kept after delivery as a record."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mentions.id", ondelete="CASCADE"), index=True
+    )
+    groups: Mapped[list[str]]
+    status: Mapped[str] = mapped_column(String(20))  # pending | sent | failed
+    attempts: Mapped[int]
+    last_error: Mapped[str | None]
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None]
+
+
+class DigestRow(Base):
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime] = mapped_column(index=True)
+    sent_at: Mapped[datetime]
+    recipients: Mapped[list[str]]
+    mention_count: Mapped[int]

@@ -1,0 +1,410 @@
+"""Storage on real SQLite files and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.pool import NullPool
+
+from monitor.errors import StorageError
+from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
+from monitor.storage import PendingAlert, SourceHealth, Storage, StoredVerdict
+from monitor.storage.models import Base
+
+NOW = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+SOURCE = "acme_news"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'harken.db'}"
+    url: str = request.getfixturevalue("empty_postgresql_url")
+    return url
+
+
+@pytest.fixture
+def storage(database_url: str) -> Iterator[Storage]:
+    opened = Storage(database_url)
+    yield opened
+    opened.close()
+
+
+def verdict(
+    item_id: str,
+    severity: Severity = Severity.NORMAL,
+    *,
+    matched: bool = True,
+    notify: tuple[str, ...] = ("comms",),
+) -> Verdict:
+    return Verdict(
+        mention=Mention(source=SOURCE, id=item_id, text=f"Acme mentioned in {item_id}"),
+        matched=matched,
+        brands=("acme",) if matched else (),
+        sentiment=Sentiment(compound=-0.25, label="negative"),
+        severity=severity,
+        notify=notify,
+    )
+
+
+def save(
+    storage: Storage,
+    verdicts: list[Verdict],
+    now: datetime = NOW,
+    cursor: dict[str, str] | None = None,
+    alert_if_urgent: bool = True,
+) -> list[Verdict]:
+    poll = Poll(
+        mentions=tuple(v.mention for v in verdicts),
+        cursor=cursor if cursor is not None else {"etag": "v1"},
+        fetched=len(verdicts),
+    )
+    return storage.save_poll(
+        SOURCE,
+        poll,
+        verdicts,
+        now,
+        alert_if=lambda v: alert_if_urgent and v.severity is Severity.URGENT,
+    )
+
+
+def test_second_poll_of_the_same_items_stores_and_alerts_nothing_twice(storage: Storage) -> None:
+    first = [verdict("1", Severity.URGENT), verdict("2")]
+
+    assert save(storage, first) == first
+    assert save(storage, [*first, verdict("3")], now=NOW + timedelta(minutes=5)) == [verdict("3")]
+
+    stored = storage.verdicts_between(NOW, NOW + timedelta(hours=1))
+    assert sorted(s.verdict.mention.id for s in stored) == ["1", "2", "3"]
+    assert [a.verdict.mention.id for a in storage.pending_alerts(NOW)] == ["1"]
+    assert storage.alert_counts() == {"pending": 1, "sent": 0, "failed": 0}
+
+
+def test_unmatched_verdicts_are_not_stored_but_the_cursor_moves(storage: Storage) -> None:
+    fresh = save(storage, [verdict("noise", matched=False)], cursor={"after": "noise"})
+
+    assert fresh == []
+    assert storage.verdicts_between(NOW, NOW + timedelta(days=1)) == []
+    assert storage.cursor(SOURCE) == {"after": "noise"}
+
+
+def test_the_cursor_survives_a_restart(database_url: str) -> None:
+    first = Storage(database_url)
+    assert first.cursor(SOURCE) == {}
+    save(first, [verdict("1")], cursor={"etag": "v1"})
+    save(first, [verdict("2")], cursor={"etag": "v2"})
+    first.close()
+
+    second = Storage(database_url)
+    try:
+        assert second.cursor(SOURCE) == {"etag": "v2"}
+        assert second.cursor("never_polled") == {}
+    finally:
+        second.close()
+
+
+def test_a_verdict_reads_back_equal_to_what_was_saved(storage: Storage) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    full = Verdict(
+        mention=Mention(
+            source=SOURCE,
+            id="https://news.example/item?id=42",
+            text="Ünïcode kept intact 🚀 — Acme's outage again",
+            title="Acme down",
+            url="https://news.example/42",
+            author="dana",
+            published=datetime(2024, 4, 30, 23, 59, 58, 999999, tzinfo=plus_two),
+            lang="en",
+            metrics={"score": 12.5, "comments": 3},
+        ),
+        matched=True,
+        brands=("acme", "acme cloud"),
+        sentiment=Sentiment(compound=-0.4939, label="negative"),
+        severity=Severity.URGENT,
+        rules=("outage",),
+        tags=("outage", "cloud"),
+        notify=("oncall", "comms"),
+        reasons=('rule "outage" fired', "sentiment -0.49"),
+    )
+    bare = verdict("bare", Severity.IGNORE, notify=())
+    save(storage, [full, bare])
+
+    stored = storage.verdicts_between(NOW, NOW + timedelta(seconds=1))
+    assert [s.verdict for s in stored] == [full, bare]
+    published = stored[0].verdict.mention.published
+    assert published is not None
+    assert published.tzinfo is UTC
+    assert stored[0].stored_at == NOW
+    assert stored[0].stored_at.tzinfo is UTC
+    assert stored[1].verdict.mention.published is None
+    alert = storage.pending_alerts(NOW)[0]
+    assert alert.verdict == full
+    assert alert.groups == ("oncall", "comms")
+
+
+def test_only_verdicts_the_caller_picks_are_alerted(storage: Storage) -> None:
+    save(storage, [verdict("urgent", Severity.URGENT), verdict("high", Severity.HIGH)])
+    save(storage, [verdict("quiet", Severity.URGENT)], alert_if_urgent=False)
+
+    pending = storage.pending_alerts(NOW)
+    assert [(a.verdict.mention.id, a.groups, a.attempts) for a in pending] == [
+        ("urgent", ("comms",), 0)
+    ]
+    assert pending[0].created_at == NOW
+
+
+def test_outbox_retries_a_failed_alert_then_marks_it_sent(storage: Storage) -> None:
+    save(storage, [verdict("1", Severity.URGENT)])
+    save(storage, [verdict("2", Severity.URGENT)], now=NOW + timedelta(seconds=1))
+    first, second = storage.pending_alerts(NOW + timedelta(seconds=1))
+    assert isinstance(first, PendingAlert)
+    assert (first.verdict.mention.id, second.verdict.mention.id) == ("1", "2")
+    assert storage.pending_alerts(NOW) == [first]  # the second is not due yet
+
+    retry_at = NOW + timedelta(minutes=2)
+    storage.mark_alert_failed(first.id, NOW, "SMTP 451 try later", retry_at=retry_at)
+    assert storage.alert_counts() == {"pending": 2, "sent": 0, "failed": 0}
+    assert [a.id for a in storage.pending_alerts(NOW + timedelta(minutes=1))] == [second.id]
+
+    due = storage.pending_alerts(retry_at)
+    assert [(a.id, a.attempts) for a in due] == [(first.id, 1), (second.id, 0)]
+
+    storage.mark_alert_sent(first.id, retry_at, message_id="<1@harken>")
+    storage.mark_alert_failed(second.id, retry_at, "recipient refused", retry_at=None)
+    assert storage.pending_alerts(retry_at + timedelta(days=1)) == []
+    assert storage.alert_counts() == {"pending": 0, "sent": 1, "failed": 1}
+
+
+def test_only_a_pending_alert_can_be_marked(storage: Storage) -> None:
+    save(storage, [verdict("1", Severity.URGENT)])
+    (alert,) = storage.pending_alerts(NOW)
+    storage.mark_alert_sent(alert.id, NOW, message_id="<1@harken>")
+
+    with pytest.raises(StorageError, match=f"no pending alert {alert.id}"):
+        storage.mark_alert_failed(alert.id, NOW, "late failure", retry_at=None)
+    with pytest.raises(StorageError, match="no pending alert 999"):
+        storage.mark_alert_sent(999, NOW, message_id="<x@harken>")
+    assert storage.alert_counts() == {"pending": 0, "sent": 1, "failed": 0}
+
+
+def test_pending_alerts_honours_the_limit(storage: Storage) -> None:
+    save(storage, [verdict(str(n), Severity.URGENT) for n in range(5)])
+
+    assert [a.verdict.mention.id for a in storage.pending_alerts(NOW, limit=2)] == ["0", "1"]
+
+
+def test_source_health_reports_when_a_source_starts_failing_and_recovers(
+    storage: Storage,
+) -> None:
+    later = [NOW + timedelta(minutes=n) for n in range(5)]
+
+    ok = storage.record_source_result(SOURCE, later[0], error=None)
+    assert (ok.started_failing, ok.recovered, ok.failing_since) == (False, False, None)
+
+    broken = storage.record_source_result(SOURCE, later[1], error="HTTP 503 from news.example")
+    still = storage.record_source_result(SOURCE, later[2], error="timed out after 20 s")
+    back = storage.record_source_result(SOURCE, later[3], error=None)
+    fine = storage.record_source_result(SOURCE, later[4], error=None)
+
+    assert [(h.started_failing, h.recovered) for h in (broken, still, back, fine)] == [
+        (True, False),
+        (False, False),
+        (False, True),
+        (False, False),
+    ]
+    assert still.failing_since == later[1]
+    assert still.last_error == "timed out after 20 s"
+    assert back.failing_since is None
+    assert back.last_success_at == later[3]
+    assert storage.source_health() == [
+        SourceHealth(
+            source=SOURCE,
+            last_success_at=later[4],
+            last_error="timed out after 20 s",
+            last_error_at=later[2],
+            failing_since=None,
+        )
+    ]
+
+
+def test_a_source_failing_on_its_first_poll_starts_failing(storage: Storage) -> None:
+    first = storage.record_source_result("reddit", NOW, error="401 Unauthorized")
+    storage.record_source_result("rss", NOW, error=None)
+
+    assert first.started_failing
+    assert first.failing_since == NOW
+    assert first.last_success_at is None
+    assert [(h.source, h.failing_since) for h in storage.source_health()] == [
+        ("reddit", NOW),
+        ("rss", None),
+    ]
+
+
+def test_verdicts_between_lists_most_severe_then_newest_within_bounds(storage: Storage) -> None:
+    hour = timedelta(hours=1)
+    save(storage, [verdict("before", Severity.URGENT)], now=NOW - timedelta(microseconds=1))
+    save(storage, [verdict("old-normal"), verdict("old-urgent", Severity.URGENT)], now=NOW)
+    save(storage, [verdict("new-low", Severity.LOW)], now=NOW + hour)
+    save(storage, [verdict("new-normal"), verdict("new-high", Severity.HIGH)], now=NOW + 2 * hour)
+    save(storage, [verdict("at-end", Severity.URGENT)], now=NOW + 3 * hour)
+
+    stored = storage.verdicts_between(NOW, NOW + 3 * hour)
+
+    assert all(isinstance(s, StoredVerdict) for s in stored)
+    assert [s.verdict.mention.id for s in stored] == [
+        "old-urgent",
+        "new-high",
+        "new-normal",
+        "old-normal",
+        "new-low",
+    ]
+    assert [s.stored_at for s in stored] == [NOW, NOW + 2 * hour, NOW + 2 * hour, NOW, NOW + hour]
+    assert len({s.id for s in stored}) == 5
+
+
+def test_the_digest_watermark_is_the_latest_period_end(storage: Storage) -> None:
+    day = timedelta(days=1)
+    assert storage.last_digest_end() is None
+
+    storage.record_digest(NOW - day, NOW, NOW + timedelta(minutes=1), ["ceo@acme.example"], 7)
+    storage.record_digest(NOW, NOW + day, NOW + day, ("comms@acme.example",), 0)
+
+    end = storage.last_digest_end()
+    assert end == NOW + day
+    assert end is not None
+    assert end.tzinfo is UTC
+
+
+def test_reopening_a_database_keeps_its_data(database_url: str) -> None:
+    first = Storage(database_url)
+    save(first, [verdict("1", Severity.URGENT)])
+    first.record_digest(NOW, NOW, NOW, [], 1)
+    first.close()
+
+    for _ in range(2):
+        reopened = Storage(database_url)
+        try:
+            assert [s.verdict for s in reopened.verdicts_between(NOW, NOW + timedelta(1))] == [
+                verdict("1", Severity.URGENT)
+            ]
+            assert reopened.alert_counts()["pending"] == 1
+            assert reopened.last_digest_end() == NOW
+        finally:
+            reopened.close()
+
+
+def test_the_migrations_create_exactly_the_models(storage: Storage, database_url: str) -> None:
+    engine = sqlalchemy.create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        engine.dispose()
+
+    assert differences == []
+
+
+def test_two_daemons_racing_on_the_same_items_store_each_once(database_url: str) -> None:
+    items = [verdict(str(n), Severity.URGENT) for n in range(40)]
+    storages = [Storage(database_url), Storage(database_url)]
+    start = threading.Barrier(len(storages))
+    results: list[list[Verdict]] = []
+    errors: list[BaseException] = []
+
+    def poll(storage: Storage) -> None:
+        start.wait()
+        try:
+            results.append(save(storage, items))
+        except BaseException as error:  # the assertion below reports it
+            errors.append(error)
+
+    threads = [threading.Thread(target=poll, args=(s,)) for s in storages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for opened in storages:
+        opened.close()
+
+    assert errors == []
+    assert sorted(v.mention.id for result in results for v in result) == sorted(
+        v.mention.id for v in items
+    )
+    check = Storage(database_url)
+    try:
+        assert check.alert_counts()["pending"] == len(items)
+    finally:
+        check.close()
+
+
+def test_saving_a_mention_under_another_source_is_refused(storage: Storage) -> None:
+    stray = verdict("1")
+    poll = Poll(mentions=(stray.mention,), cursor={}, fetched=1)
+
+    with pytest.raises(ValueError, match="from source 'acme_news', not 'other'"):
+        storage.save_poll("other", poll, [stray], NOW, alert_if=lambda v: True)
+
+
+def test_a_naive_time_is_refused(storage: Storage) -> None:
+    with pytest.raises(ValueError, match="naive datetime"):
+        storage.record_source_result(SOURCE, datetime(2024, 5, 1, 12), error=None)
+
+
+def test_sqlite_databases_use_write_ahead_logging(tmp_path: Path) -> None:
+    path = tmp_path / "harken.db"
+    Storage(f"sqlite:///{path}").close()
+
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        connection.close()
+
+
+def test_a_database_from_a_newer_harken_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "harken.db"
+    Storage(f"sqlite:///{path}").close()
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    connection.close()
+
+    with pytest.raises(StorageError, match="upgraded by a newer Harken"):
+        Storage(f"sqlite:///{path}")
+
+
+def test_an_unreachable_server_is_a_plain_error_without_the_password() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    with pytest.raises(StorageError) as caught:
+        Storage(f"postgresql://harken:s3cret@127.0.0.1:{port}/harken")
+
+    message = str(caught.value)
+    assert f"postgresql+psycopg://harken:***@127.0.0.1:{port}/harken" in message
+    assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("not a url", "invalid database URL"),
+        ("mysql://harken:s3cret@db/harken", "Harken supports SQLite and PostgreSQL"),
+        ("sqlite:///{tmp}/missing/dir/harken.db", "unable to open database file"),
+    ],
+)
+def test_a_bad_url_is_a_plain_error(url: str, expected: str, tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=expected) as caught:
+        Storage(url.format(tmp=tmp_path))
+
+    assert "s3cret" not in str(caught.value)
