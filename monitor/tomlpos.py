@@ -42,13 +42,14 @@ def key_positions(text: str) -> dict[KeyPath, tuple[int, int]]:
     table: KeyPath = ()
     in_multiline: str | None = None
     depth = 0  # open brackets of a multi-line array
-    for number, line in enumerate(text.splitlines(), start=1):
+    # tomllib counts only "\n" as a line break; splitlines() would also split on U+2028 etc.
+    for number, line in enumerate(text.split("\n"), start=1):
         if in_multiline is not None:
             if line.count(in_multiline) % 2 == 1:
                 in_multiline = None
             continue
         if depth > 0:
-            depth += line.count("[") - line.count("]")
+            depth += _bracket_balance(line)
             continue
         if match := _ARRAY_TABLE.match(line):
             name = _split_dotted(match.group(1))
@@ -77,9 +78,13 @@ def key_positions(text: str) -> dict[KeyPath, tuple[int, int]]:
 
 
 def _open_brackets(value: str) -> int:
+    return max(_bracket_balance(value), 0)
+
+
+def _bracket_balance(value: str) -> int:
     # Ignore brackets inside strings and comments; good enough for arrays of plain strings.
     stripped = re.sub(r'"(?:\\.|[^"\\])*"|\'[^\']*\'', "", value).split("#", 1)[0]
-    return max(stripped.count("[") - stripped.count("]"), 0)
+    return stripped.count("[") - stripped.count("]")
 
 
 def _resolve(name: tuple[str, ...], array_counts: dict[tuple[str | int, ...], int]) -> KeyPath:
@@ -112,7 +117,7 @@ def parse_toml(text: str, path: str) -> dict[str, object]:
             line, column = int(match.group(1)), int(match.group(2))
             message = message[: match.start()].strip()
         elif "(at end of document)" in message:
-            line = max(text.count("\n"), 1)
+            line = text.rstrip().count("\n") + 1  # the last line with anything on it
             message = message.replace("(at end of document)", "").strip() + " at end of file"
         raise ProblemsError([Problem(path, line, f"TOML syntax: {message}", column)]) from None
 

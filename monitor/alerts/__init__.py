@@ -1,0 +1,14 @@
+"""Alerts: urgent verdicts emailed from the outbox, with retries and backoff."""
+
+from monitor.alerts.compose import alert_message_id, alert_subject, compose_alert
+from monitor.alerts.outbox import DeliveryReport, Outbox, deliver_pending, retry_delay
+
+__all__ = [
+    "DeliveryReport",
+    "Outbox",
+    "alert_message_id",
+    "alert_subject",
+    "compose_alert",
+    "deliver_pending",
+    "retry_delay",
+]

@@ -1,0 +1,95 @@
+"""Email templates: a sandboxed Jinja environment over the templates folder people edit."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from monitor.errors import DeliveryError
+
+DEFAULT_TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
+
+
+def localtime(value: datetime | None, zone: str = "UTC", pattern: str = DEFAULT_TIME_FORMAT) -> str:
+    """An aware datetime shown in ``zone``; naive values are taken as UTC; None shows as ""."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(ZoneInfo(zone)).strftime(pattern)
+
+
+def excerpt(text: str, length: int = 300) -> str:
+    """Whitespace collapsed, controls dropped, cut at a word boundary to at most ``length``."""
+    printable = "".join(
+        " " if unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"} else char for char in text
+    )
+    flat = " ".join(printable.split())
+    if len(flat) <= length:
+        return flat
+    cut = flat[: length - 1]
+    space = cut.rfind(" ")
+    if space > length // 2:
+        cut = cut[:space]
+    return cut.rstrip(" .,;:") + "…"
+
+
+def web_url(url: str) -> str:
+    """The URL if it is http(s), else "": a hostile ``javascript:`` link never reaches an href."""
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return ""
+    return url.strip() if scheme in {"http", "https"} else ""
+
+
+class Templates:
+    """Renders the templates in one folder; ``.html`` templates are autoescaped."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._environment = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(folder),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html", "htm", "xml", "html.j2", "htm.j2", "xml.j2"),
+                default_for_string=True,
+                default=False,
+            ),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self._environment.filters.update(localtime=localtime, excerpt=excerpt, web_url=web_url)
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        """Render template ``name``; a broken template raises DeliveryError with file and line."""
+        try:
+            return self._environment.get_template(name).render(context)
+        except jinja2.TemplateNotFound:
+            raise DeliveryError(f"{self.folder / name}: template not found") from None
+        except jinja2.TemplateSyntaxError as error:
+            where = error.filename or str(self.folder / name)
+            raise DeliveryError(f"{where}:{error.lineno}: {error.message}") from None
+        except jinja2.TemplateError as error:
+            raise DeliveryError(f"{_where(error, self.folder, name)}: {error}") from None
+
+
+def _where(error: BaseException, folder: Path, name: str) -> str:
+    """``path:line`` of the template line that failed, found in Jinja's rewritten traceback."""
+    where = str(folder / name)
+    traceback = error.__traceback__
+    while traceback is not None:
+        filename = traceback.tb_frame.f_code.co_filename
+        if filename.startswith(str(folder)):
+            where = f"{filename}:{traceback.tb_lineno}"
+        traceback = traceback.tb_next
+    return where

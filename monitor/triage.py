@@ -1,0 +1,82 @@
+"""Mention + rules -> Verdict. Pure: no I/O, no clock, the same in the daemon and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from monitor.config import Brand
+from monitor.mention import Mention, Sentiment, Severity, Verdict
+from monitor.query import BrandMatcher, brands_named
+from monitor.rules import RuleSet
+from monitor.sentiment import SentimentScorer
+
+NEUTRAL = Sentiment(compound=0.0, label="neutral")
+
+
+class Triage:
+    """Decides, for each mention, whether it is ours, how it reads, and who must see it."""
+
+    def __init__(
+        self,
+        brands: Sequence[Brand],
+        rules: RuleSet,
+        *,
+        alert_groups: Sequence[str] = (),
+        alert_from: Severity = Severity.URGENT,
+        scorer: SentimentScorer | None = None,
+    ) -> None:
+        self.rules = rules
+        self._matcher = BrandMatcher(brands)
+        self._scorer = scorer or SentimentScorer()
+        self._alert_groups = tuple(alert_groups)
+        self._alert_from = alert_from
+
+    def __call__(self, mention: Mention) -> Verdict:
+        text = f"{mention.title}\n{mention.text}" if mention.title else mention.text
+        hits = self._matcher.find(text)
+        if not hits:
+            return Verdict(
+                mention=mention,
+                matched=False,
+                brands=(),
+                sentiment=self._scorer.score(text),
+                severity=Severity.IGNORE,
+                reasons=("names none of the configured brands",),
+            )
+        brands = brands_named(hits)
+        sentiment = self._scorer.score(text, hits)
+        reasons = [
+            f"names {', '.join(brands)} (“{hits[0].text}”)",
+            f"reads {sentiment.label} ({sentiment.compound:+.2f}) where it names the brand",
+        ]
+        fired, tags, notify = [], {}, {}
+        severity: Severity | None = None
+        for rule in self.rules.rules:
+            reason = rule.explain(mention, brands, sentiment)
+            if reason is None:
+                continue
+            fired.append(rule.name)
+            reasons.append(reason)
+            tags.update(dict.fromkeys(rule.tags))
+            notify.update(dict.fromkeys(rule.notify))
+            # The most severe outcome wins, so a broad "ignore" cannot hide an urgent match.
+            if rule.severity is not None and (
+                severity is None or rule.severity.rank > severity.rank
+            ):
+                severity = rule.severity
+        if severity is None:
+            severity = Severity.NORMAL
+            reasons.append("no rule set a severity, so it is normal")
+        if severity.rank >= self._alert_from.rank and not notify:
+            notify = dict.fromkeys(self._alert_groups)
+        return Verdict(
+            mention=mention,
+            matched=True,
+            brands=brands,
+            sentiment=sentiment,
+            severity=severity,
+            rules=tuple(fired),
+            tags=tuple(tags),
+            notify=tuple(notify),
+            reasons=tuple(reasons),
+        )

@@ -1,0 +1,231 @@
+"""Alerts: urgent mentions from the outbox reach a real SMTP server, retried when it is down."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.alerts import DeliveryReport, alert_subject, deliver_pending, retry_delay
+from monitor.config import Config, Settings
+from monitor.mailer import Mailer
+from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
+from monitor.storage import Storage
+from monitor.templating import Templates
+from tests.servers import SmtpServer, free_port
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+NOW = datetime(2024, 5, 2, 8, 0, tzinfo=UTC)
+HOSTILE_TITLE = "Acme is down\r\nBcc: evil@x"
+HOSTILE_TEXT = "<script>alert(1)</script> Acme lost my data"
+
+
+def make_config(tmp_path: Path, smtp_port: int, **alerts: object) -> Config:
+    settings = Settings.model_validate(
+        {
+            "organisation": {"name": "Acme Ltd", "timezone": "Europe/London"},
+            "brands": [{"name": "Acme", "terms": ["acme"]}],
+            "recipients": {"oncall": ["ops@example.org", "cto@example.org"], "pr": []},
+            "email": {"host": "127.0.0.1", "port": smtp_port, "from": "harken@example.org"},
+            "alerts": {"notify": ["oncall"], "retry_every": "1m", **alerts},
+        }
+    )
+    return Config(settings, {}, tmp_path / "config.toml")
+
+
+def urgent(item_id: str, title: str = HOSTILE_TITLE, notify: tuple[str, ...] = ()) -> Verdict:
+    return Verdict(
+        mention=Mention(
+            source="hn_acme",
+            id=item_id,
+            text=HOSTILE_TEXT,
+            title=title,
+            url=f"https://news.example.org/item?id={item_id}",
+            author="angry_user",
+            published=NOW - timedelta(minutes=5),
+        ),
+        matched=True,
+        brands=("Acme",),
+        sentiment=Sentiment(compound=-0.81, label="negative"),
+        severity=Severity.URGENT,
+        rules=("outage",),
+        tags=("outage", "support"),
+        notify=notify,
+        reasons=('rule "outage": text contains "down"',),
+    )
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[Storage]:
+    store = Storage(f"sqlite:///{tmp_path / 'harken.db'}")
+    yield store
+    store.close()
+
+
+def queue(storage: Storage, *verdicts: Verdict) -> None:
+    poll = Poll(mentions=tuple(v.mention for v in verdicts), cursor={}, fetched=len(verdicts))
+    storage.save_poll("hn_acme", poll, verdicts, NOW, alert_if=lambda v: True)
+
+
+def deliver(storage: Storage, config: Config, now: datetime = NOW) -> DeliveryReport:
+    mailer = Mailer(config.settings.email)
+    return deliver_pending(storage, mailer, Templates(TEMPLATES), config, now)
+
+
+def test_an_urgent_mention_reaches_the_oncall_group_as_text_and_html(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    queue(storage, urgent("1"))
+
+    report = deliver(storage, config)
+
+    assert report == DeliveryReport(sent=1)
+    [message] = smtp_server.inbox
+    assert message["X-Envelope-To"] == "ops@example.org, cto@example.org"
+    assert message["Subject"] == "[Harken] URGENT: negative mention of Acme on hn_acme"
+    assert message["Message-ID"].startswith("<harken-alert-")
+    assert message["Bcc"] is None
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = message.iter_parts()
+    assert text.get_content_type() == "text/plain"
+    assert html.get_content_type() == "text/html"
+    plain = text.get_content()
+    assert "Acme is down Bcc: evil@x" in plain
+    assert "https://news.example.org/item?id=1" in plain
+    assert "angry_user" in plain
+    assert 'rule "outage": text contains "down"' in plain
+    assert "2024-05-02 08:55 BST" in plain  # published, shown in the organisation's timezone
+    markup = html.get_content()
+    assert "<script>" not in markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
+    assert 'href="https://news.example.org/item?id=1"' in markup
+    assert storage.alert_counts() == {"pending": 0, "sent": 1, "failed": 0}
+
+
+def test_the_subject_holds_only_trusted_words() -> None:
+    verdict = urgent("1", title="FREE MONEY\r\nBcc: evil@x")
+
+    assert alert_subject(verdict) == "[Harken] URGENT: negative mention of Acme on hn_acme"
+
+
+def test_alerts_go_to_the_groups_their_rules_named(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    settings = make_config(tmp_path, smtp_server.port).settings
+    config = Config(
+        settings.model_copy(
+            update={"recipients": {"oncall": ["ops@example.org"], "legal": ["law@example.org"]}}
+        ),
+        {},
+        tmp_path / "config.toml",
+    )
+    queue(storage, urgent("1", notify=("legal",)))
+
+    deliver(storage, config)
+
+    [message] = smtp_server.inbox
+    assert message["X-Envelope-To"] == "law@example.org"
+
+
+def test_a_refusing_server_delays_the_alert_and_it_is_delivered_once_later(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    queue(storage, urgent("1"))
+    smtp_server.refusing = True
+
+    assert deliver(storage, config) == DeliveryReport(retrying=1)
+    assert smtp_server.inbox == []
+    assert storage.alert_counts()["pending"] == 1
+    assert deliver(storage, config, NOW + timedelta(seconds=30)) == DeliveryReport()
+
+    smtp_server.refusing = False
+    assert deliver(storage, config, NOW + timedelta(minutes=1)) == DeliveryReport(sent=1)
+    assert deliver(storage, config, NOW + timedelta(hours=5)) == DeliveryReport()
+
+    assert len(smtp_server.inbox) == 1
+    assert storage.alert_counts() == {"pending": 0, "sent": 1, "failed": 0}
+
+
+def test_a_stopped_server_loses_nothing(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    queue(storage, urgent("1"), urgent("2"))
+    down = make_config(tmp_path, free_port())  # nothing listens there
+
+    assert deliver(storage, down) == DeliveryReport(retrying=2)
+
+    back = make_config(tmp_path, smtp_server.port)
+    assert deliver(storage, back, NOW + timedelta(minutes=1)) == DeliveryReport(sent=2)
+    assert sorted(m["Message-ID"] for m in smtp_server.inbox) == [
+        "<harken-alert-1@harken>",
+        "<harken-alert-2@harken>",
+    ]
+
+
+def test_retries_back_off_and_give_up_after_max_attempts(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    config = make_config(tmp_path, smtp_server.port, max_attempts=3)
+    queue(storage, urgent("1"))
+    smtp_server.refusing = True
+
+    assert deliver(storage, config) == DeliveryReport(retrying=1)
+    assert deliver(storage, config, NOW + timedelta(minutes=1)) == DeliveryReport(retrying=1)
+    # The second wait is twice the first: nothing is due one minute after the second attempt.
+    assert deliver(storage, config, NOW + timedelta(minutes=2)) == DeliveryReport()
+    assert deliver(storage, config, NOW + timedelta(minutes=3)) == DeliveryReport(failed=1)
+
+    assert storage.alert_counts() == {"pending": 0, "sent": 0, "failed": 1}
+    assert deliver(storage, config, NOW + timedelta(days=1)) == DeliveryReport()
+
+
+def test_retry_delay_doubles_up_to_an_hour() -> None:
+    minute = timedelta(minutes=1)
+
+    delays = [retry_delay(attempt, minute) for attempt in (1, 2, 3, 4, 7, 100)]
+
+    hour = timedelta(hours=1)
+    assert delays == [minute, 2 * minute, 4 * minute, 8 * minute, hour, hour]
+    assert retry_delay(5, timedelta(hours=2)) == timedelta(hours=2)
+
+
+def test_a_group_without_addresses_fails_that_alert_only(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    queue(storage, urgent("1", notify=("pr",)), urgent("2"))
+
+    with caplog.at_level(logging.WARNING, logger="monitor.alerts"):
+        report = deliver(storage, config)
+
+    assert report == DeliveryReport(sent=1, retrying=1)
+    assert len(smtp_server.inbox) == 1
+    assert "recipient groups pr have no email addresses; add them under [recipients]" in (
+        caplog.text
+    )
+
+
+def test_a_broken_template_delays_alerts_and_names_the_line(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "alert.txt.j2").write_text("fine\n{{ mention.titel }}\n")
+    (folder / "alert.html.j2").write_text("<p>{{ mention.title }}</p>\n")
+    queue(storage, urgent("1"))
+
+    with caplog.at_level(logging.WARNING, logger="monitor.alerts"):
+        report = deliver_pending(
+            storage, Mailer(config.settings.email), Templates(folder), config, NOW
+        )
+
+    assert report == DeliveryReport(retrying=1)
+    assert smtp_server.inbox == []
+    assert f"{folder / 'alert.txt.j2'}:2: " in caplog.text
+    assert "has no attribute 'titel'" in caplog.text
