@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,9 +13,12 @@ from rich.table import Table
 
 from monitor import app as wiring
 from monitor.config import Config, config_path, load_config
+from monitor.digest import digest_message_id, render_digest
+from monitor.duration import parse_duration
 from monitor.errors import ConfigError, HarkenError, ProblemsError
 from monitor.jsonl import read_mention, verdict_line
 from monitor.pipeline import PollSummary
+from monitor.scheduler import run_until_stopped
 
 cli = typer.Typer(
     help="Harken: hear what the public says about your brand, and react before it becomes a crisis.",
@@ -26,8 +29,8 @@ cli = typer.Typer(
 rules_cli = typer.Typer(help="Check and try out the rule files.", no_args_is_help=True)
 cli.add_typer(rules_cli, name="rules")
 
-out = Console()
-err = Console(stderr=True)
+console = Console()
+error_console = Console(stderr=True)
 
 
 class _State:
@@ -54,7 +57,7 @@ def _options(
         stream=sys.stderr,
     )
     # Library chatter (every HTTP request) drowns out what a person needs to see.
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default"):
+    for noisy in ("httpx", "httpcore", "alembic", "apscheduler.executors.default"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -63,7 +66,7 @@ def _config() -> Config:
 
 
 def _fail(error: HarkenError) -> typer.Exit:
-    err.print(str(error), markup=False, highlight=False)
+    error_console.print(str(error), markup=False, highlight=False)
     return typer.Exit(1)
 
 
@@ -103,17 +106,17 @@ def rules_check(
         config = _config()
     except ConfigError as error:
         for problem in error.problems:
-            out.print(str(problem), markup=False, highlight=False)
+            console.print(str(problem), markup=False, highlight=False)
         raise typer.Exit(1) from None
     try:
         rules = wiring.load_config_rules(config, path)
     except ProblemsError as error:
         for problem in error.problems:
-            out.print(str(problem), markup=False, highlight=False)
+            console.print(str(problem), markup=False, highlight=False)
         count = len(error.problems)
-        err.print(f"{count} problem{'s' if count != 1 else ''} found", markup=False)
+        error_console.print(f"{count} problem{'s' if count != 1 else ''} found", markup=False)
         raise typer.Exit(1) from None
-    out.print(
+    console.print(
         f"ok: {len(rules.rules)} rules in {len(rules.files)} files; config {config.path.name} is valid",
         markup=False,
         highlight=False,
@@ -132,7 +135,121 @@ def print_summaries(summaries: list[PollSummary]) -> None:
             str(summary.urgent),
             summary.error or "",
         )
-    out.print(table)
+    console.print(table)
+
+
+def _open(config: Config, **kwargs: Any) -> wiring.Harken:
+    try:
+        return wiring.Harken(config, **kwargs)
+    except HarkenError as error:
+        error_console.print("harken will not start:", markup=False)
+        raise _fail(error) from None
+
+
+@cli.command()
+def poll() -> None:
+    """Poll every enabled source once, store and alert what is new, print a summary."""
+    try:
+        config = _config()
+    except HarkenError as error:
+        raise _fail(error) from None
+    harken = _open(config)
+    try:
+        summaries = harken.poll_all()
+        report = harken.deliver_alerts()
+    finally:
+        harken.close()
+    print_summaries(summaries)
+    if report.retrying or report.failed:
+        error_console.print(
+            f"alerts: {report.sent} sent, {report.retrying} waiting to retry, {report.failed} failed",
+            markup=False,
+        )
+    if any(summary.error for summary in summaries):
+        raise typer.Exit(1)
+
+
+@cli.command()
+def run() -> None:
+    """Run the daemon: poll on schedule, alert, send digests; stop with Ctrl-C or SIGTERM."""
+    try:
+        config = _config()
+    except HarkenError as error:
+        raise _fail(error) from None
+    harken = _open(config)
+    try:
+        run_until_stopped(harken)
+    finally:
+        harken.close()
+
+
+@cli.command()
+def digest(
+    since: Annotated[str, typer.Option(help="how far back: 24h, 7d …")] = "24h",
+    out: Annotated[
+        Path | None, typer.Option(help="write the HTML here, and the text beside it as .txt")
+    ] = None,
+    send: Annotated[bool, typer.Option("--send", help="email it to the digest recipients")] = False,
+) -> None:
+    """Render the digest of the last --since to a file, or email it with --send."""
+    try:
+        config = _config()
+        period = parse_duration(since)
+    except (HarkenError, ValueError) as error:
+        error_console.print(str(error), markup=False)
+        raise typer.Exit(1) from None
+    if out is None and not send:
+        error_console.print("nothing to do: give --out FILE, --send, or both", markup=False)
+        raise typer.Exit(2)
+    harken = _open(config)
+    try:
+        end = harken.now()
+        built = harken.digest_of(end - period, end)
+        email = render_digest(built, harken.templates)
+        if out is not None:
+            out.write_text(email.html or "", encoding="utf-8")
+            out.with_suffix(".txt").write_text(email.text, encoding="utf-8")
+            print(f"wrote {out} and {out.with_suffix('.txt')}")
+        if send:
+            addresses = config.addresses(config.settings.digest.to)
+            harken.mailer.send(
+                addresses,
+                email.subject,
+                email.text,
+                email.html,
+                digest_message_id(built.start, built.end),
+                date=end,
+            )
+            print(f"sent the digest of {built.total} mentions to {', '.join(addresses)}")
+    except (HarkenError, OSError) as error:
+        error_console.print(str(error), markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        harken.close()
+
+
+@cli.command()
+def demo(
+    out: Annotated[
+        Path, typer.Option(help="folder for the digest, the alerts and the demo database")
+    ] = Path("demo-out"),
+) -> None:
+    """Run the whole pipeline offline on bundled sample posts; write what it would send to files."""
+    from monitor.demo import run_demo
+
+    try:
+        config = _config()
+        result = run_demo(config, out)
+    except HarkenError as error:
+        raise _fail(error) from None
+    print_summaries(result.summaries)
+    console.print(f"urgent alerts Harken would email ({len(result.alerts)} files):", markup=False)
+    for path in result.alerts:
+        console.print(f"  {path}", markup=False, highlight=False)
+    console.print(
+        f"digest: {result.digest_html} and {result.digest_text}", markup=False, highlight=False
+    )
+    console.print(f"stored mentions: {result.database}", markup=False, highlight=False)
 
 
 def main() -> None:

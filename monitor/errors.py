@@ -24,11 +24,13 @@ class Problem:
     """One thing wrong in a file people edit, with where it is."""
 
     path: str
-    line: int
+    line: int  # 0 when the problem is the file or folder as a whole
     message: str
     column: int | None = None
 
     def __str__(self) -> str:
+        if self.line <= 0:
+            return f"{self.path}: {self.message}"
         where = f"{self.path}:{self.line}"
         if self.column is not None:
             where += f":{self.column}"

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formatdate
+from pathlib import Path
+from typing import Protocol
 
 from monitor.config import EmailSettings
 from monitor.errors import DeliveryError
@@ -189,3 +191,48 @@ class Mailer:
         return "; ".join(
             f"{address}: {cls._reply(code, reply)}" for address, (code, reply) in refused.items()
         )
+
+
+class Sender(Protocol):
+    """Anything that can deliver a rendered message: SMTP, or a folder for the demo."""
+
+    def send(
+        self,
+        to: Sequence[str],
+        subject: str,
+        text: str,
+        html: str | None,
+        message_id: str,
+        *,
+        date: datetime | None = None,
+    ) -> None: ...
+
+
+class FolderMailer:
+    """Writes each message as .txt and .html files instead of sending it (``harken demo``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written: list[Path] = []
+
+    def send(
+        self,
+        to: Sequence[str],
+        subject: str,
+        text: str,
+        html: str | None,
+        message_id: str,
+        *,
+        date: datetime | None = None,
+    ) -> None:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", message_id.strip("<>").split("@", 1)[0])
+        header = f"To: {', '.join(to)}\nSubject: {clean_header(subject)}\n\n"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / f"{stem}.txt").write_text(header + text, encoding="utf-8")
+            self.written.append(self.folder / f"{stem}.txt")
+            if html is not None:
+                (self.folder / f"{stem}.html").write_text(html, encoding="utf-8")
+                self.written.append(self.folder / f"{stem}.html")
+        except OSError as error:
+            raise DeliveryError(f"cannot write {stem} to {self.folder}: {error.strerror}") from None

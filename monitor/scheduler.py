@@ -35,7 +35,10 @@ def build_scheduler(harken: Harken) -> BackgroundScheduler:
         every = source.settings.every
         scheduler.add_job(
             _poll_and_log,
-            IntervalTrigger(seconds=every.total_seconds(), jitter=int(min(every / 10, MAX_JITTER).total_seconds())),
+            IntervalTrigger(
+                seconds=every.total_seconds(),
+                jitter=int(min(every / 10, MAX_JITTER).total_seconds()),
+            ),
             args=(harken, source),
             id=f"poll:{source.name}",
             name=f"poll {source.name}",

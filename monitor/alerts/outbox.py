@@ -10,7 +10,7 @@ from typing import Protocol
 from monitor.alerts.compose import alert_message_id, compose_alert
 from monitor.config import Config
 from monitor.errors import DeliveryError
-from monitor.mailer import Mailer
+from monitor.mailer import Sender
 from monitor.storage import PendingAlert
 from monitor.templating import Templates
 
@@ -50,7 +50,7 @@ def retry_delay(attempt: int, every: timedelta, ceiling: timedelta = MAX_RETRY_D
 
 def deliver_pending(
     storage: Outbox,
-    mailer: Mailer,
+    mailer: Sender,
     templates: Templates,
     config: Config,
     now: datetime,
@@ -88,7 +88,7 @@ def deliver_pending(
 
 def _deliver(
     alert: PendingAlert,
-    mailer: Mailer,
+    mailer: Sender,
     templates: Templates,
     config: Config,
     message_id: str,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from monitor.config import Config
 from monitor.digest.build import Digest, build_digest
 from monitor.errors import DeliveryError
-from monitor.mailer import Email, Mailer
+from monitor.mailer import Email, Sender
 from monitor.storage import StoredVerdict
 from monitor.templating import Templates
 
@@ -59,7 +59,7 @@ def send_digest(
     start: datetime,
     end: datetime,
     *,
-    mailer: Mailer,
+    mailer: Sender,
     templates: Templates,
     config: Config,
     now: datetime,
