@@ -40,29 +40,36 @@ class SentimentScorer:
 
 
 def aimed_text(text: str, hits: Sequence[BrandHit]) -> str:
-    """The sentences of ``text`` that contain a hit, with the brand's words masked out.
+    """The sentences of ``text`` that name the brand, each with the sentence after it.
 
     A post that praises a rival and complains about us should read as a complaint about us,
-    so only the sentences naming the brand are scored.
+    so only what is said around the brand is scored; the next sentence is kept because people
+    go on about the brand without naming it again ("Acme billed me twice. Still no refund!").
+    The brand's own words are masked: a brand called "United" or "Best Buy" is not praise.
     """
     if not hits:
         return text
+    spans = _sentence_spans(text)
+    keep: dict[int, None] = {}
+    hit_index = 0
+    ordered = sorted(hits, key=lambda hit: hit.start)
+    for index, (start, end) in enumerate(spans):
+        while hit_index < len(ordered) and ordered[hit_index].start < start:
+            hit_index += 1
+        if hit_index < len(ordered) and ordered[hit_index].start < end:
+            keep[index] = None
+            keep[min(index + 1, len(spans) - 1)] = None
     pieces = []
-    kept_until = 0
-    for start, end in _sentence_spans(text):
-        inside = [hit for hit in hits if start <= hit.start < end]
-        if not inside or start < kept_until:
-            continue
-        sentence = []
-        cursor = start
-        for hit in inside:
-            sentence.append(text[cursor : hit.start])
-            sentence.append(_BRAND_PLACEHOLDER)
-            cursor = hit.end
+    for index in sorted(keep):
+        start, end = spans[index]
+        sentence, cursor = [], start
+        for hit in ordered:
+            if start <= hit.start < end:
+                sentence += [text[cursor : hit.start], _BRAND_PLACEHOLDER]
+                cursor = hit.end
         sentence.append(text[cursor:end])
         pieces.append("".join(sentence).strip())
-        kept_until = end
-    return " ".join(pieces) if pieces else text
+    return " ".join(pieces)
 
 
 def _sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -1,0 +1,266 @@
+"""User stories for the ``harken`` command, run as a subprocess against real local servers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import REPO, Harness, rss_feed
+from tests.servers import HttpServer, Reply, SmtpServer
+
+NEWS = rss_feed(
+    ("n1", "Acme Cloud ships a new region", "Acme Cloud opened a region in Oslo today."),
+    (
+        "n2",
+        "Acme is a scam",
+        "Acme charged me twice, support ignores me and I am furious. Terrible, awful service!",
+    ),
+    ("n3", "Weather this weekend", "Sunny with light winds."),
+    ("n4", "Acme Hardware opens a store", "Nails and hammers at Acme Hardware."),
+    ("n5", "Love the new @acme dashboard", "The new dashboard is great, well done."),
+)
+
+
+@pytest.fixture
+def harness(tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer) -> Harness:
+    http_server.routes["/news.xml"] = Reply(
+        NEWS, headers={"Content-Type": "application/rss+xml", "ETag": '"v1"'}
+    )
+    harness = Harness(tmp_path)
+    harness.write_config({"news": http_server.url("/news.xml")}, smtp_server.port)
+    return harness
+
+
+def stored_titles(database: Path) -> list[str]:
+    with sqlite3.connect(database) as connection:
+        return sorted(row[0] for row in connection.execute("select title from mentions"))
+
+
+def test_poll_stores_brand_mentions_and_alerts_the_negative_one_once(
+    harness: Harness, smtp_server: SmtpServer, http_server: HttpServer
+) -> None:
+    first = harness.harken("poll")
+    assert first.returncode == 0, first.stderr
+    assert "news" in first.stdout
+    assert stored_titles(harness.database) == [
+        "Acme Cloud ships a new region",
+        "Acme is a scam",
+        "Love the new @acme dashboard",
+    ]
+    assert len(smtp_server.inbox) == 1
+    alert = smtp_server.inbox[0]
+    assert alert["Subject"].startswith("[Harken] URGENT")
+    assert alert["X-Envelope-To"] == "oncall@example.com"
+    assert "Acme is a scam" in alert.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    # The server now answers 304; change the feed's validator too, so the items are re-read.
+    http_server.routes["/news.xml"] = Reply(NEWS, headers={"ETag": '"v2"'})
+    second = harness.harken("poll")
+    assert second.returncode == 0, second.stderr
+    assert len(stored_titles(harness.database)) == 3
+    assert len(smtp_server.inbox) == 1
+
+    out = harness.folder / "digest.html"
+    digest = harness.harken("digest", "--since", "24h", "--out", str(out))
+    assert digest.returncode == 0, digest.stderr
+    html = out.read_text()
+    for title in (
+        "Acme Cloud ships a new region",
+        "Acme is a scam",
+        "Love the new @acme dashboard",
+    ):
+        assert title in html
+    assert "Weather this weekend" not in html
+    assert out.with_suffix(".txt").exists()
+
+
+def test_second_poll_sends_conditional_request_and_costs_nothing(
+    harness: Harness, http_server: HttpServer
+) -> None:
+    assert harness.harken("poll").returncode == 0
+    assert harness.harken("poll").returncode == 0
+    second_request_headers = http_server.requests[-1][1]
+    assert second_request_headers.get("If-None-Match") == '"v1"'
+
+
+def test_a_broken_source_fails_alone_and_keeps_what_was_stored(
+    harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
+) -> None:
+    http_server.routes["/broken.xml"] = Reply(b"oops", status=500)
+    http_server.routes["/page.html"] = Reply(
+        b"<html><body>Hello</body></html>", headers={"Content-Type": "text/html"}
+    )
+    http_server.routes["/slow.xml"] = Reply(NEWS, delay=4)
+    harness.write_config(
+        {
+            "news": http_server.url("/news.xml"),
+            "broken": http_server.url("/broken.xml"),
+            "page": http_server.url("/page.html"),
+            "slow": http_server.url("/slow.xml"),
+        },
+        smtp_server.port,
+    )
+    result = harness.harken("poll")
+    assert result.returncode == 1
+    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
+    assert "HTTP 500" in lines["broken"]
+    assert "HTML" in lines["page"]
+    assert "timed out" in lines["slow"]
+    assert len(stored_titles(harness.database)) == 3
+    assert "broken stopped hearing" in result.stderr
+
+
+def test_a_broken_rule_file_is_named_and_nothing_starts(
+    harness: Harness, smtp_server: SmtpServer, http_server: HttpServer
+) -> None:
+    rules = harness.folder / "rules"
+    rules.mkdir()
+    (rules / "bad.toml").write_text(
+        '[[rule]]\nname = "outage"\ndescription = "x"\nsentimnet_below = -0.5\nseverity = "urgent"\n',
+        encoding="utf-8",
+    )
+    harness.write_config({"news": http_server.url("/news.xml")}, smtp_server.port, rules=rules)
+
+    check = harness.harken("rules", "check")
+    assert check.returncode == 1
+    assert "rules/bad.toml:4:1:" in check.stdout
+    assert 'did you mean "sentiment_below"' in check.stdout
+
+    for command in ("poll", "run"):
+        refused = harness.harken(command, timeout=20)
+        assert refused.returncode == 1
+        assert "rules/bad.toml:4:1:" in refused.stderr
+    assert not http_server.requests  # nothing was polled with a broken rule set
+
+
+def test_rules_check_passes_on_the_shipped_rules(harness: Harness) -> None:
+    result = harness.harken("rules", "check")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith("ok: ")
+
+
+def test_hostile_text_is_escaped_in_html_and_kept_out_of_headers(
+    harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
+) -> None:
+    http_server.routes["/news.xml"] = Reply(
+        rss_feed(
+            (
+                "h1",
+                "Acme is a scam\r\nBcc: victim@evil.example",
+                "Acme stole my money. Terrible, awful, I am furious! &lt;script&gt;alert(1)&lt;/script&gt;",
+            )
+        )
+    )
+    assert harness.harken("poll").returncode == 0
+    assert len(smtp_server.inbox) == 1
+    alert = smtp_server.inbox[0]
+    assert alert["Bcc"] is None
+    assert "evil.example" not in str(alert["Subject"]) + str(alert["X-Envelope-To"])
+    html_part = alert.get_body(("html",))
+    assert html_part is not None
+    assert "<script>" not in html_part.get_content()
+    assert "&lt;script&gt;" in html_part.get_content()
+
+    out = harness.folder / "digest.html"
+    assert harness.harken("digest", "--out", str(out)).returncode == 0
+    html = out.read_text()
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_triage_reads_json_lines_and_reports_bad_lines_by_number(harness: Harness) -> None:
+    lines = [
+        json.dumps(
+            {"id": "a", "text": "Acme support is useless, still waiting for my refund. Awful!"}
+        ),
+        "{not json",
+        json.dumps({"id": "b", "text": "Lovely weather today"}),
+        json.dumps({"text": "no id here"}),
+        json.dumps(
+            {"id": 3, "text": "Acme Cloud is great, thanks team", "metrics": {"followers": 10}}
+        ),
+    ]
+    result = harness.harken("triage", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 1  # some lines were bad
+    verdicts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [verdict["id"] for verdict in verdicts] == ["a", "b", "3"]
+    angry, unrelated, happy = verdicts
+    assert angry["matched"] is True
+    assert angry["brands"] == ["Acme"]
+    assert angry["sentiment"]["label"] == "negative"
+    assert angry["severity"] in {"urgent", "high"}
+    assert angry["rules"]
+    assert angry["reasons"]
+    assert unrelated == unrelated | {"matched": False, "severity": "ignore", "brands": []}
+    assert happy["sentiment"]["label"] == "positive"
+    assert "line 2:" in result.stderr
+    assert 'line 4: missing required field "id"' in result.stderr
+    assert not harness.database.exists()  # triage never touches the database
+
+
+@pytest.fixture
+def daemon(harness: Harness) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(harness.config), "run"],
+        cwd=harness.folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
+    daemon: subprocess.Popen[str], harness: Harness, smtp_server: SmtpServer
+) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not smtp_server.inbox:
+        time.sleep(0.1)
+    assert len(smtp_server.inbox) == 1, (
+        "the daemon should poll at start and alert the negative mention"
+    )
+    daemon.send_signal(signal.SIGTERM)
+    output, _ = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, output
+    assert "harken stopped" in output
+    assert len(stored_titles(harness.database)) == 3
+
+
+def test_demo_runs_offline_and_writes_what_it_would_send(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "--config",
+            str(REPO / "config.toml"),
+            "demo",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    alerts = sorted(out.glob("harken-alert-*.txt"))
+    assert alerts, result.stdout
+    assert all("URGENT" in path.read_text() for path in alerts)
+    digest = (out / "digest.html").read_text()
+    assert "Acme is a scam" in digest
+    assert "Acme Hardware opens" not in digest  # excluded: not our brand
+    assert str(out / "digest.html") in result.stdout
