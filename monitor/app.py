@@ -98,9 +98,7 @@ class Harken:
 
     def poll(self, source: Source) -> PollSummary:
         """Poll one source, store what is new, then send any alerts it raised."""
-        summary = poll_source(
-            source, self.storage, self.triage, self.now, self.config.settings.alerts.min_severity
-        )
+        summary = poll_source(source, self.storage, self.triage, self.now)
         if summary.stored:
             self.deliver_alerts()
         return summary

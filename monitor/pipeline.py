@@ -34,15 +34,12 @@ def poll_source(
     storage: Storage,
     triage: Triage,
     now: Callable[[], datetime],
-    alert_from: Severity = Severity.URGENT,
 ) -> PollSummary:
     """Poll one source and store what is new. Never raises: a failure is the summary's error."""
     try:
         poll = source.poll(storage.cursor(source.name))
         verdicts = [triage(mention) for mention in poll.mentions]
-        fresh = storage.save_poll(
-            source.name, poll, verdicts, now(), alert_if=_alert_if(alert_from)
-        )
+        fresh = storage.save_poll(source.name, poll, verdicts, now(), alert_if=needs_alert)
     except SourceError as error:
         return _failed(source.name, storage, now, str(error))
     except HarkenError as error:  # storage trouble: the cursor did not move, so nothing is lost
@@ -61,8 +58,9 @@ def poll_source(
     )
 
 
-def _alert_if(alert_from: Severity) -> Callable[[Verdict], bool]:
-    return lambda verdict: verdict.matched and verdict.severity.rank >= alert_from.rank
+def needs_alert(verdict: Verdict) -> bool:
+    """Triage names who must hear (a rule's groups, or the on-call groups for urgent ones)."""
+    return verdict.matched and bool(verdict.notify) and verdict.severity is not Severity.IGNORE
 
 
 def _failed(name: str, storage: Storage, now: Callable[[], datetime], error: str) -> PollSummary:
