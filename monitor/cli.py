@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from monitor import app as wiring
 from monitor.config import Config, config_path, load_config
@@ -28,9 +26,6 @@ cli = typer.Typer(
 )
 rules_cli = typer.Typer(help="Check and try out the rule files.", no_args_is_help=True)
 cli.add_typer(rules_cli, name="rules")
-
-console = Console()
-error_console = Console(stderr=True)
 
 
 class _State:
@@ -66,7 +61,7 @@ def _config() -> Config:
 
 
 def _fail(error: HarkenError) -> typer.Exit:
-    error_console.print(str(error), markup=False, highlight=False)
+    print(str(error), file=sys.stderr)
     return typer.Exit(1)
 
 
@@ -106,43 +101,49 @@ def rules_check(
         config = _config()
     except ConfigError as error:
         for problem in error.problems:
-            console.print(str(problem), markup=False, highlight=False)
+            print(str(problem))
         raise typer.Exit(1) from None
     try:
         rules = wiring.load_config_rules(config, path)
     except ProblemsError as error:
         for problem in error.problems:
-            console.print(str(problem), markup=False, highlight=False)
+            print(str(problem))
         count = len(error.problems)
-        error_console.print(f"{count} problem{'s' if count != 1 else ''} found", markup=False)
+        print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
         raise typer.Exit(1) from None
-    console.print(
-        f"ok: {len(rules.rules)} rules in {len(rules.files)} files; config {config.path.name} is valid",
-        markup=False,
-        highlight=False,
+    print(
+        f"ok: {len(rules.rules)} rules in {len(rules.files)} files; config {config.path.name} is valid"
     )
 
 
 def print_summaries(summaries: list[PollSummary]) -> None:
-    table = Table("source", "fetched", "new", "matched", "stored", "urgent", "error")
-    for summary in summaries:
-        table.add_row(
-            summary.source,
-            str(summary.fetched),
-            str(summary.new),
-            str(summary.matched),
-            str(summary.stored),
-            str(summary.urgent),
-            summary.error or "",
+    """One aligned line per source; errors last on the line so they are never cut."""
+    header = ("source", "fetched", "new", "matched", "stored", "urgent")
+    rows = [
+        (
+            s.source,
+            str(s.fetched),
+            str(s.new),
+            str(s.matched),
+            str(s.stored),
+            str(s.urgent),
+            s.error or "",
         )
-    console.print(table)
+        for s in summaries
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [(*header, "error"), *rows]:
+        cells = [row[0].ljust(widths[0])] + [
+            cell.rjust(width) for cell, width in zip(row[1:6], widths[1:], strict=True)
+        ]
+        print("  ".join([*cells, row[6]]).rstrip())
 
 
 def _open(config: Config, **kwargs: Any) -> wiring.Harken:
     try:
         return wiring.Harken(config, **kwargs)
     except HarkenError as error:
-        error_console.print("harken will not start:", markup=False)
+        print("harken will not start:", file=sys.stderr)
         raise _fail(error) from None
 
 
@@ -161,9 +162,9 @@ def poll() -> None:
         harken.close()
     print_summaries(summaries)
     if report.retrying or report.failed:
-        error_console.print(
+        print(
             f"alerts: {report.sent} sent, {report.retrying} waiting to retry, {report.failed} failed",
-            markup=False,
+            file=sys.stderr,
         )
     if any(summary.error for summary in summaries):
         raise typer.Exit(1)
@@ -196,10 +197,10 @@ def digest(
         config = _config()
         period = parse_duration(since)
     except (HarkenError, ValueError) as error:
-        error_console.print(str(error), markup=False)
+        print(str(error), file=sys.stderr)
         raise typer.Exit(1) from None
     if out is None and not send:
-        error_console.print("nothing to do: give --out FILE, --send, or both", markup=False)
+        print("nothing to do: give --out FILE, --send, or both", file=sys.stderr)
         raise typer.Exit(2)
     harken = _open(config)
     try:
@@ -222,7 +223,7 @@ def digest(
             )
             print(f"sent the digest of {built.total} mentions to {', '.join(addresses)}")
     except (HarkenError, OSError) as error:
-        error_console.print(str(error), markup=False)
+        print(str(error), file=sys.stderr)
         raise typer.Exit(1) from None
     finally:
         harken.close()
@@ -243,13 +244,11 @@ def demo(
     except HarkenError as error:
         raise _fail(error) from None
     print_summaries(result.summaries)
-    console.print(f"urgent alerts Harken would email ({len(result.alerts)} files):", markup=False)
+    print(f"urgent alerts Harken would email ({len(result.alerts)} files):")
     for path in result.alerts:
-        console.print(f"  {path}", markup=False, highlight=False)
-    console.print(
-        f"digest: {result.digest_html} and {result.digest_text}", markup=False, highlight=False
-    )
-    console.print(f"stored mentions: {result.database}", markup=False, highlight=False)
+        print(f"  {path}")
+    print(f"digest: {result.digest_html} and {result.digest_text}")
+    print(f"stored mentions: {result.database}")
 
 
 def main() -> None:

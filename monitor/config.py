@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from monitor.duration import parse_duration
 from monitor.errors import ConfigError, Problem, ProblemsError
@@ -20,13 +28,27 @@ DEFAULT_CONFIG = "config.toml"
 
 
 def _duration(value: object) -> object:
-    return parse_duration(value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_duration(value)
+    except OverflowError:
+        raise ValueError(f'"{value}" is longer than Harken can count') from None
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+def _positive(value: timedelta) -> timedelta:
+    # A bare number (timeout = 0) skips parse_duration's own check.
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
 
 
-def _timezone(value: str) -> str:
+Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
+
+
+def _timezone(value: object) -> object:
+    if not isinstance(value, str):
+        return value  # the str type reports it
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -177,10 +199,16 @@ def load_config(path: Path) -> Config:
     """Read and validate config.toml; raise ConfigError listing every problem with its line."""
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: Windows editors like to start the file with a byte-order mark.
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
         raise ConfigError(
-            [Problem(shown, 1, f"cannot read the config file: {error.strerror}")]
+            [Problem(shown, 0, f"cannot read the config file: {error.strerror}")]
+        ) from None
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            [Problem(shown, line, "the file is not UTF-8 text; save it as UTF-8")]
         ) from None
     try:
         raw = parse_toml(text, shown)
@@ -204,14 +232,13 @@ def load_config(path: Path) -> Config:
         if kind is None:
             line, column = line_of(positions, ("sources", name, "type"))
             known = ", ".join(sorted(kinds)) or "none installed"
-            problems.append(
-                Problem(
-                    shown,
-                    line,
-                    f'sources.{name}: unknown type "{table.get("type", "")}"; installed kinds: {known}',
-                    column,
+            if "type" in table:
+                message = (
+                    f'sources.{name}: unknown type "{table["type"]}"; installed kinds: {known}'
                 )
-            )
+            else:
+                message = f'missing required key "sources.{name}.type"; installed kinds: {known}'
+            problems.append(Problem(shown, line, message, column))
             continue
         try:
             sources[name] = kind.Settings.model_validate(table)

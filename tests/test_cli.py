@@ -110,7 +110,7 @@ def test_a_broken_source_fails_alone_and_keeps_what_was_stored(
     )
     result = harness.harken("poll")
     assert result.returncode == 1
-    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
     assert "HTTP 500" in lines["broken"]
     assert "HTML" in lines["page"]
     assert "timed out" in lines["slow"]
