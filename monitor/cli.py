@@ -52,7 +52,7 @@ def _options(
         stream=sys.stderr,
     )
     # Library chatter (every HTTP request) drowns out what a person needs to see.
-    for noisy in ("httpx", "httpcore", "alembic", "apscheduler.executors.default"):
+    for noisy in ("httpx", "httpcore", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
