@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,32 +17,13 @@ from pydantic import (
     field_validator,
 )
 
-from monitor.duration import parse_duration
+from monitor.duration import Duration
 from monitor.errors import ConfigError, Problem, ProblemsError
 from monitor.mention import Severity
 from monitor.source import SourceSettings, source_kinds
 from monitor.tomlpos import key_positions, line_of, parse_toml, validation_problems
 
 DEFAULT_CONFIG = "config.toml"
-
-
-def _duration(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    try:
-        return parse_duration(value)
-    except OverflowError:
-        raise ValueError(f'"{value}" is longer than Harken can count') from None
-
-
-def _positive(value: timedelta) -> timedelta:
-    # A bare number (timeout = 0) skips parse_duration's own check.
-    if value <= timedelta(0):
-        raise ValueError("must be longer than zero")
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 
 
 def _timezone(value: object) -> object:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -19,4 +22,22 @@ def parse_duration(text: str) -> timedelta:
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f'"{text}" must be longer than zero')
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f'"{text}" is longer than Harken can count') from None
+
+
+def _parse_text(value: object) -> object:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+def _positive(value: timedelta) -> timedelta:
+    # A bare number of seconds (timeout = 0) does not pass through parse_duration's check.
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_text), AfterValidator(_positive)]
+"""A config value written as "90s", "5m", "2h", "7d" or a number of seconds."""

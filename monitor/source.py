@@ -14,9 +14,9 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.duration import parse_duration
+from monitor.duration import Duration
 from monitor.fetch import Fetcher
 from monitor.mention import Cursor, Poll
 
@@ -29,13 +29,8 @@ class SourceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
-    every: timedelta = Field(default=timedelta(minutes=5), description="how often to poll")
+    every: Duration = Field(default=timedelta(minutes=5), description="how often to poll")
     enabled: bool = True
-
-    @field_validator("every", mode="before")
-    @classmethod
-    def _parse_every(cls, value: object) -> object:
-        return parse_duration(value) if isinstance(value, str) else value
 
 
 class Source(abc.ABC):

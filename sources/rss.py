@@ -52,7 +52,7 @@ class RssSource(Source):
         )
         # A truncated document still yields an empty shell of an entry; it carries nothing.
         entries = [entry for entry in feed.entries if not _is_empty(entry)]
-        if not entries and (feed.bozo or not feed.version):
+        if not entries and (feed.bozo or not feed.get("version")):
             raise SourceError(
                 f"{settings.url}: {_not_a_feed(feed, fetched.body, fetched.content_type)}"
             )
