@@ -233,17 +233,19 @@ def load_config(path: Path) -> Config:
             ("alerts", "notify", settings.alerts.notify),
             ("digest", "to", settings.digest.to),
         ):
-            for group in named:
-                if group not in groups:
-                    line, column = line_of(positions, (key, field))
-                    problems.append(
-                        Problem(
-                            shown,
-                            line,
-                            f'{key}.{field}: unknown recipient group "{group}"; define it under [recipients]',
-                            column,
-                        )
-                    )
+            written = (key, field) in positions
+            line, column = line_of(positions, (key, field)) if written else (0, None)
+            default = "" if written else f" (the default of {key}.{field})"
+            problems += [
+                Problem(
+                    shown,
+                    line,
+                    f'{key}.{field}: unknown recipient group "{group}"{default}; define it under [recipients]',
+                    column,
+                )
+                for group in named
+                if group not in groups
+            ]
     if problems or settings is None:
         raise ConfigError(sorted(problems, key=lambda problem: problem.line))
     return Config(settings, sources, path.resolve())
