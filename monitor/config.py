@@ -234,7 +234,7 @@ def load_config(path: Path) -> Config:
             ("digest", "to", settings.digest.to),
         ):
             written = (key, field) in positions
-            line, column = line_of(positions, (key, field)) if written else (0, None)
+            line, column = line_of(positions, (key, field)) if written else (0, 0)
             default = "" if written else f" (the default of {key}.{field})"
             problems += [
                 Problem(
