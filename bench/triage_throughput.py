@@ -435,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"input: {count:,} mentions from {origin}; brand {brand.name} {list(brand.terms)}")
         print(f"       {describe_input(engine, lines)}; mean text {mean_length:.0f} chars")
         print(f"rules: {len(engine.rules.rules)} from {REPO / 'rules'}")
+        load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
+        print(f"machine: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load}")
         with io.StringIO() as expected:
             run_triage(engine, lines, expected.write)
             agree = cli_output(config_file, input_path) == expected.getvalue().splitlines()

@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from monitor import app as wiring
 from monitor.config import Config, config_path, load_config
-from monitor.digest import digest_message_id, render_digest
 from monitor.duration import parse_duration
 from monitor.errors import ConfigError, HarkenError, ProblemsError
 from monitor.jsonl import read_mention, verdict_line
-from monitor.pipeline import PollSummary
-from monitor.scheduler import run_until_stopped
+
+# The daemon's modules (storage, mail, scheduler) load only for the commands that use them,
+# so `harken triage` and `harken rules check` start quickly.
+if TYPE_CHECKING:
+    from monitor.pipeline import PollSummary
+    from monitor.service import Harken
 
 cli = typer.Typer(
     help="Harken: hear what the public says about your brand, and react before it becomes a crisis.",
@@ -139,9 +142,11 @@ def print_summaries(summaries: list[PollSummary]) -> None:
         print("  ".join([*cells, row[6]]).rstrip())
 
 
-def _open(config: Config, **kwargs: Any) -> wiring.Harken:
+def _open(config: Config, **kwargs: Any) -> Harken:
+    from monitor.service import Harken
+
     try:
-        return wiring.Harken(config, **kwargs)
+        return Harken(config, **kwargs)
     except HarkenError as error:
         print("harken will not start:", file=sys.stderr)
         raise _fail(error) from None
@@ -177,6 +182,8 @@ def run() -> None:
         config = _config()
     except HarkenError as error:
         raise _fail(error) from None
+    from monitor.scheduler import run_until_stopped
+
     harken = _open(config)
     try:
         run_until_stopped(harken)
@@ -199,6 +206,8 @@ def digest(
     except (HarkenError, ValueError) as error:
         print(str(error), file=sys.stderr)
         raise typer.Exit(1) from None
+    from monitor.digest import digest_message_id, render_digest
+
     if out is None and not send:
         print("nothing to do: give --out FILE, --send, or both", file=sys.stderr)
         raise typer.Exit(2)

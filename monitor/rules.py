@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.errors import Problem, ProblemsError, RulesError
 from monitor.mention import Mention, Sentiment, Severity
+from monitor.phrases import PhraseIndex, phrase_key, tokens
 from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
 
 Positions = dict[KeyPath, tuple[int, int]]
@@ -87,32 +87,16 @@ class _RuleTable(BaseModel):
 
 
 class _Words:
-    """A word list compiled once into one case-insensitive, whole-word regex."""
+    """One word list of a rule, as phrase keys, with the words as the rule file wrote them."""
 
     def __init__(self, words: Iterable[str]) -> None:
-        unique: dict[str, str] = {}
+        self.by_key: dict[str, str] = {}
         for word in words:
-            spaced = " ".join(word.split())
-            unique.setdefault(spaced.casefold().replace("\u2019", "'"), spaced)
-        self.words = tuple(unique.values())
-        # Longest first, so "data breach" wins over "breach" where both would match.
-        order = sorted(range(len(self.words)), key=lambda i: -len(self.words[i]))
-        alternatives = "|".join(f"(?P<w{i}>{_word_pattern(self.words[i])})" for i in order)
-        self.pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+            self.by_key.setdefault(phrase_key(word), " ".join(word.split()))
 
-    def found(self, texts: Iterable[str]) -> list[str]:
-        """The listed words that occur in any of ``texts``, in the order first seen."""
-        seen: dict[str, None] = {}
-        for text in texts:
-            for match in self.pattern.finditer(text):
-                if match.lastgroup is not None:
-                    seen[self.words[int(match.lastgroup[1:])]] = None
-        return list(seen)
-
-
-def _word_pattern(word: str) -> str:
-    # Any run of whitespace between words; straight and curly apostrophes alike ("can't").
-    return r"\s+".join(re.sub("['\u2019]", "['\u2019]", re.escape(t)) for t in word.split())
+    def found(self, present: Collection[str]) -> list[str]:
+        """The listed words among the phrase keys ``present`` in a mention, as written."""
+        return [word for key, word in self.by_key.items() if key in present]
 
 
 @dataclass(frozen=True)
@@ -148,8 +132,23 @@ class Rule:
         ):
             object.__setattr__(self, attribute, _Words(words) if words else None)
 
-    def explain(self, mention: Mention, brands: Sequence[str], sentiment: Sentiment) -> str | None:
-        """None if the rule does not fire; else why it fires, in words a comms person reads."""
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Every word or phrase this rule looks for."""
+        return (*self.any_words, *self.all_words, *self.none_words)
+
+    def explain(
+        self,
+        mention: Mention,
+        brands: Sequence[str],
+        sentiment: Sentiment,
+        present: Collection[str] | None = None,
+    ) -> str | None:
+        """None if the rule does not fire; else why it fires, in words a comms person reads.
+
+        ``present`` holds the phrase keys found in the mention (``RuleSet.phrases_in``); triage
+        computes it once for all rules. Without it the rule looks for its own words.
+        """
         reasons: list[str] = []
         score = sentiment.compound
         if self.sentiment_below is not None:
@@ -160,16 +159,18 @@ class Rule:
             if not score > self.sentiment_above:
                 return None
             reasons.append(f"sentiment {score:.2f} is above {self.sentiment_above:g}")
-        texts = (mention.title, mention.text)
+        if present is None and self.words:
+            present = PhraseIndex(self.words).found(tokens(mention.title), tokens(mention.text))
+        present = present or set()
         if self._any is not None:
-            if not (hits := self._any.found(texts)):
+            if not (hits := self._any.found(present)):
                 return None
             reasons.append(f"mentions {_quoted(hits)}")
         if self._all is not None:
-            if len(hits := self._all.found(texts)) < len(self._all.words):
+            if len(hits := self._all.found(present)) < len(self._all.by_key):
                 return None
             reasons.append(f"mentions all of {_quoted(hits)}")
-        if self._none is not None and self._none.found(texts):
+        if self._none is not None and self._none.found(present):
             return None
         if self.brands:
             named = {brand.casefold() for brand in brands}
@@ -206,6 +207,17 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
     files: tuple[str, ...]
+    _index: PhraseIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One index of every rule's words: a mention is walked once, however many rules there are.
+        object.__setattr__(
+            self, "_index", PhraseIndex(w for rule in self.rules for w in rule.words)
+        )
+
+    def phrases_in(self, mention: Mention) -> set[str]:
+        """Keys of the rules' words and phrases that occur in the mention's title or text."""
+        return self._index.found(tokens(mention.title), tokens(mention.text))
 
 
 def load_rules(

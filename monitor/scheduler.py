@@ -13,7 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.app import Harken
+from monitor.service import Harken
 from monitor.source import Source
 
 log = logging.getLogger("harken.run")

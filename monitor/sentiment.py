@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -28,15 +29,39 @@ def label_of(compound: float) -> str:
     return "neutral"
 
 
+NEUTRAL = Sentiment(compound=0.0, label="neutral")
+
+
 class SentimentScorer:
     """Scores the sentences that name a brand; the whole text when none does."""
 
     def __init__(self) -> None:
         self._vader = SentimentIntensityAnalyzer()
+        self._lexicon = frozenset(self._vader.lexicon)
+        self._emoji = frozenset(key for key in self._vader.emojis if len(key) == 1)
 
     def score(self, text: str, hits: Sequence[BrandHit] = ()) -> Sentiment:
-        compound = float(self._vader.polarity_scores(aimed_text(text, hits))["compound"])
+        aimed = aimed_text(text, hits)
+        if not self._could_carry_sentiment(aimed):
+            return NEUTRAL
+        compound = float(self._vader.polarity_scores(aimed)["compound"])
         return Sentiment(compound=round(compound, 4), label=label_of(compound))
+
+    def _could_carry_sentiment(self, text: str) -> bool:
+        """False only when VADER would certainly score 0: no emoji and no word of its lexicon.
+
+        VADER gives a word valence only by looking it up in its lexicon (after turning emoji into
+        words), so a text with neither scores exactly 0. Many mentions are plain statements, and
+        this check costs a fraction of VADER's own pass. Tokens are cut as VADER cuts them.
+        """
+        if not self._emoji.isdisjoint(text):
+            return True
+        lexicon = self._lexicon
+        for token in text.lower().split():
+            stripped = token.strip(string.punctuation)
+            if (stripped if len(stripped) > 2 else token) in lexicon:
+                return True
+        return False
 
 
 def aimed_text(text: str, hits: Sequence[BrandHit]) -> str:

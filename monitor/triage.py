@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from monitor.config import Brand
-from monitor.mention import Mention, Sentiment, Severity, Verdict
+from monitor.mention import Mention, Severity, Verdict
 from monitor.query import BrandMatcher, brands_named
 from monitor.rules import RuleSet
 from monitor.sentiment import SentimentScorer
-
-NEUTRAL = Sentiment(compound=0.0, label="neutral")
 
 
 class Triage:
@@ -51,8 +49,9 @@ class Triage:
         ]
         fired, tags, notify = [], {}, {}
         severity: Severity | None = None
+        present = self.rules.phrases_in(mention)
         for rule in self.rules.rules:
-            reason = rule.explain(mention, brands, sentiment)
+            reason = rule.explain(mention, brands, sentiment, present)
             if reason is None:
                 continue
             fired.append(rule.name)

@@ -1,0 +1,102 @@
+"""The running service: storage, sources, triage and mail built from one config."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from monitor.alerts import DeliveryReport, deliver_pending
+from monitor.app import build_fetcher, build_sources, build_triage, load_config_rules, utc_now
+from monitor.config import Config
+from monitor.digest import Digest, build_digest, send_digest
+from monitor.errors import HarkenError
+from monitor.mailer import Mailer, Sender
+from monitor.pipeline import PollSummary, poll_source
+from monitor.source import Source
+from monitor.storage import Storage
+from monitor.templating import Templates
+
+log = logging.getLogger("harken")
+
+
+class Harken:
+    """The running pieces built from one config: what ``poll``, ``run`` and ``digest`` drive."""
+
+    def __init__(
+        self, config: Config, now: Callable[[], datetime] = utc_now, mailer: Sender | None = None
+    ) -> None:
+        self.config = config
+        self.now = now
+        # Rules first: a broken rule file stops start-up before anything else is touched.
+        self.triage = build_triage(config, load_config_rules(config))
+        self.storage = Storage(config.storage_url)
+        self.fetcher = build_fetcher(config)
+        self.sources = build_sources(config, self.fetcher)
+        self.templates = Templates(config.templates_path)
+        self.mailer: Sender = mailer or Mailer(config.settings.email)
+        # One sender at a time in this process, so two finishing polls cannot send one alert twice.
+        self._delivering = threading.Lock()
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.storage.close()
+
+    def poll(self, source: Source) -> PollSummary:
+        """Poll one source, store what is new, then send any alerts it raised."""
+        summary = poll_source(source, self.storage, self.triage, self.now)
+        if summary.stored:
+            self.deliver_alerts()
+        return summary
+
+    def poll_all(self) -> list[PollSummary]:
+        return [self.poll(source) for source in self.sources]
+
+    def deliver_alerts(self) -> DeliveryReport:
+        with self._delivering:
+            try:
+                return deliver_pending(
+                    self.storage, self.mailer, self.templates, self.config, self.now()
+                )
+            except HarkenError as error:
+                log.error("alerts: could not read the outbox: %s", error)
+                return DeliveryReport()
+
+    def digest_of(self, start: datetime, end: datetime) -> Digest:
+        settings = self.config.settings
+        return build_digest(
+            self.storage.verdicts_between(start, end),
+            start,
+            end,
+            organisation=settings.organisation.name,
+            timezone=settings.digest.timezone,
+            top=settings.digest.top,
+        )
+
+    def send_scheduled_digest(self) -> None:
+        """Email the digest of everything since the last one sent, then move the watermark.
+
+        A failed send leaves the watermark where it was, so the next digest covers the gap.
+        """
+        settings = self.config.settings
+        now = self.now()
+        try:
+            start = self.storage.last_digest_end() or now - settings.digest.first_period
+            digest = send_digest(
+                self.storage.verdicts_between(start, now),
+                start,
+                now,
+                mailer=self.mailer,
+                templates=self.templates,
+                config=self.config,
+                now=now,
+            )
+            total = digest.total if digest else 0
+            self.storage.record_digest(
+                start, now, now, self.config.addresses(settings.digest.to), total
+            )
+        except HarkenError as error:
+            log.error("digest: not sent, the next one will cover this period too: %s", error)
+            return
+        log.info("digest: %s mentions from %s sent", total, start.isoformat(timespec="minutes"))
