@@ -22,6 +22,7 @@ import json
 import os
 import pstats
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,10 +39,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 import monitor
 from monitor import app as wiring
-from monitor.config import Config, load_config
+from monitor.config import load_config
 from monitor.jsonl import read_mention, verdict_line
-from monitor.query import BrandMatcher, brands_named
-from monitor.sentiment import SentimentScorer, aimed_text
 from monitor.triage import Triage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -226,21 +225,34 @@ def time_triage(engine: Triage, lines: Sequence[str]) -> float:
         return time.perf_counter() - started
 
 
-def harken_command(config: Path) -> list[str]:
+def harken_command(config: Path, jobs: int | None = None) -> list[str]:
     script = Path(sys.executable).parent / "harken"
-    return [str(script), "--config", str(config), "triage"]
+    return [
+        str(script),
+        "--config",
+        str(config),
+        "triage",
+        *(["--jobs", str(jobs)] if jobs else []),
+    ]
 
 
-def time_cli(config: Path, input_path: Path) -> float:
+def time_cli(config: Path, input_path: Path, jobs: int | None = None) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, workers included) of one CLI run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with input_path.open("rb") as stdin:
         started = time.perf_counter()
         done = subprocess.run(
-            harken_command(config), stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            harken_command(config, jobs),
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"harken triage failed ({done.returncode}):\n{done.stderr.decode()}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def cli_output(config: Path, input_path: Path) -> list[str]:
@@ -302,88 +314,6 @@ def print_profile(engine: Triage, lines: Sequence[str], top: int) -> None:
         seconds = sum(raw[k][3] for k in keys)
         calls = sum(raw[k][1] for k in keys)
         row(label, seconds, calls)
-
-
-# Stage names; the indented ones are parts of Triage.__call__, the last of them the remainder.
-PARSE = "read_mention (pydantic JSON -> Mention)"
-CALL = "Triage.__call__, of which:"
-MATCH = "  brand match (BrandMatcher.find, brands_named)"
-AIM = "  aimed_text (the sentences naming the brand)"
-SCORE = "  VADER on the aimed text"
-RULES = "  rules (Rule.explain for every rule)"
-REST = "  the rest: reasons text, tags, Verdict (difference)"
-OUTPUT = "verdict_line (json.dumps)"
-
-
-def stage_breakdown(config: Config, engine: Triage, lines: Sequence[str]) -> dict[str, float]:
-    """Seconds per stage of in-process triage, each stage timed over all lines, no profiler.
-
-    The parts of Triage.__call__ are rerun from the same public pieces it uses (a matcher,
-    scorer and rules built from the same config); the remainder is the whole call minus them,
-    so noise lands there and it can even read below zero.
-    """
-    matcher = BrandMatcher(config.settings.brands)
-    scorer = SentimentScorer()
-    rules = engine.rules.rules
-    clock = time.perf_counter
-    seconds: dict[str, float] = {}
-
-    started = clock()
-    mentions = [read_mention(line) for line in lines]
-    seconds[PARSE] = clock() - started
-    texts = [f"{m.title}\n{m.text}" if m.title else m.text for m in mentions]
-
-    started = clock()
-    verdicts = [engine(mention) for mention in mentions]
-    seconds[CALL] = clock() - started
-
-    started = clock()
-    hits = [matcher.find(text) for text in texts]
-    named = [brands_named(found) for found in hits]
-    seconds[MATCH] = clock() - started
-
-    pairs = list(zip(texts, hits, strict=True))
-    started = clock()
-    for text, found in pairs:
-        aimed_text(text, found)
-    seconds[AIM] = clock() - started
-    started = clock()
-    sentiments = [scorer.score(text, found) for text, found in pairs]
-    seconds[SCORE] = clock() - started - seconds[AIM]
-
-    started = clock()
-    for mention, found, brands, sentiment in zip(mentions, hits, named, sentiments, strict=True):
-        if found:
-            for rule in rules:
-                rule.explain(mention, brands, sentiment)
-    seconds[RULES] = clock() - started
-    seconds[REST] = seconds[CALL] - sum(seconds[part] for part in (MATCH, AIM, SCORE, RULES))
-
-    started = clock()
-    for verdict in verdicts:
-        verdict_line(verdict)
-    seconds[OUTPUT] = clock() - started
-    return seconds
-
-
-def print_breakdown(
-    stages: list[dict[str, float]], vader: float, inproc: float, count: int
-) -> None:
-    """Median µs per mention of each stage, beside the whole in-process run and VADER alone."""
-    print("\nwhere in-process triage spends its time (median µs per mention, no profiler):")
-    median = statistics.median
-
-    def row(label: str, seconds: float) -> None:
-        print(f"  {seconds / count * 1e6:7.1f} µs  {100 * seconds / inproc:5.1f}%  {label}")
-
-    for stage in (PARSE, CALL, MATCH, AIM, SCORE, RULES, REST, OUTPUT):
-        row(stage, median([timing[stage] for timing in stages]))
-    row("whole in-process run (b), timed above", inproc)
-    row("VADER alone on the full text (a), timed above", vader)
-    print("  (stages are timed one after another, so they need not add up to (b) exactly)")
-
-
-# ---- main -----------------------------------------------------------------------------------
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -448,41 +378,41 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         vader: list[float] = []
         inproc: list[float] = []
-        cli: list[float] = []
+        one_job: list[tuple[float, float]] = []
+        all_jobs: list[tuple[float, float]] = []
         startup: list[float] = []
-        stages: list[dict[str, float]] = []
         for _ in range(arguments.repeats):
             vader.append(time_vader(seen))
             inproc.append(time_triage(engine, lines))
-            cli.append(time_cli(config_file, input_path))
-            startup.append(time_cli(config_file, empty_input))
-            stages.append(stage_breakdown(config, engine, lines))
+            one_job.append(time_cli(config_file, input_path, jobs=1))
+            all_jobs.append(time_cli(config_file, input_path))
+            startup.append(time_cli(config_file, empty_input, jobs=1)[0])
 
-    in_ratios = [v / t for v, t in zip(vader, inproc, strict=True)]
-    cli_ratios = [v / c for v, c in zip(vader, cli, strict=True)]
-    steady = [max(c - s, 1e-9) for c, s in zip(cli, startup, strict=True)]
-    steady_ratios = [v / c for v, c in zip(vader, steady, strict=True)]
     median = statistics.median
+
+    def ratios(times: Sequence[float]) -> str:
+        values = [v / t for v, t in zip(vader, times, strict=True)]
+        return f"ratio {median(values):.2f} {spread(values)}"
+
     print(
         f"\nmedian of {arguments.repeats} repeats (ratio = harken rate / vader rate, same repeat):"
     )
-    print(f"vader alone:                  {rate(count, median(vader))}")
+    print(f"vader alone, one core:              {rate(count, median(vader))}")
+    print(f"harken triage in-process, one core: {rate(count, median(inproc))}  {ratios(inproc)}")
+    walls = [wall for wall, _ in one_job]
+    print(f"harken triage --jobs 1 (CLI):       {rate(count, median(walls))}  {ratios(walls)}")
+    walls = [wall for wall, _ in all_jobs]
+    cpu = median([used for _, used in all_jobs])
     print(
-        f"harken triage (in-process):   {rate(count, median(inproc))}"
-        f"  ratio {median(in_ratios):.2f} {spread(in_ratios)}"
+        f"harken triage (CLI, {os.cpu_count()} CPUs):       {rate(count, median(walls))}  {ratios(walls)}"
     )
     print(
-        f"harken triage (CLI, total):   {rate(count, median(cli))}"
-        f"  ratio {median(cli_ratios):.2f} {spread(cli_ratios)}"
+        f"  its CPU time: {cpu:.2f} s for {count:,} mentions ({cpu / count * 1e6:.0f} µs each, start-up included)"
     )
-    print(f"harken start-up (empty input): {median(startup):.2f} s")
-    print(
-        f"harken triage (CLI, minus start-up): {rate(count, median(steady))}"
-        f"  ratio {median(steady_ratios):.2f} {spread(steady_ratios)}"
-    )
-    verdict = "meets" if median(in_ratios) >= TARGET_RATIO else "misses"
-    print(f"target: in-process ratio {TARGET_RATIO} or better -> {verdict}")
-    print_breakdown(stages, median(vader), median(inproc), count)
+    print(f"harken start-up (empty input):      {median(startup):.2f} s")
+    cli_ratio = median([v / w for v, w in zip(vader, walls, strict=True)])
+    verdict = "meets" if cli_ratio >= TARGET_RATIO else "misses"
+    print(f"target: harken triage at {TARGET_RATIO} of vader's rate or better -> {verdict}")
     print_profile(engine, lines, arguments.top)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,7 +14,7 @@ from monitor import app as wiring
 from monitor.config import Config, config_path, load_config
 from monitor.duration import parse_duration
 from monitor.errors import ConfigError, HarkenError, ProblemsError
-from monitor.jsonl import read_mention, verdict_line
+from monitor.jsonl import triage_lines
 
 # The daemon's modules (storage, mail, scheduler) load only for the commands that use them,
 # so `harken triage` and `harken rules check` start quickly.
@@ -69,7 +70,11 @@ def _fail(error: HarkenError) -> typer.Exit:
 
 
 @cli.command()
-def triage() -> None:
+def triage(
+    jobs: Annotated[
+        int, typer.Option(help="worker processes for large inputs [default: one per CPU]", min=1)
+    ] = min(os.cpu_count() or 1, 8),
+) -> None:
     """Read mentions as JSON Lines on stdin; write one verdict per line on stdout, in order."""
     try:
         config = _config()
@@ -77,17 +82,12 @@ def triage() -> None:
     except HarkenError as error:
         raise _fail(error) from None
     bad = 0
-    write = sys.stdout.write
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
-        try:
-            mention = read_mention(line)
-        except ValueError as problem:
+    for result in triage_lines(sys.stdin, engine, jobs):
+        if result.verdict is None:
             bad += 1
-            print(f"line {number}: {problem}", file=sys.stderr)
-            continue
-        write(verdict_line(engine(mention)) + "\n")
+            print(f"line {result.number}: {result.problem}", file=sys.stderr)
+        else:
+            sys.stdout.write(result.verdict + "\n")
     sys.stdout.flush()
     if bad:
         raise typer.Exit(1)

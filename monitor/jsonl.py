@@ -1,9 +1,15 @@
-"""The JSON Lines shapes of ``harken triage``: mentions in, verdicts out."""
+"""``harken triage``'s JSON Lines: mentions in, verdicts out, in order, on every core."""
 
 from __future__ import annotations
 
+import collections
+import itertools
 import json
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.pool import AsyncResult
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -75,3 +81,61 @@ def verdict_line(verdict: Verdict) -> str:
         },
         ensure_ascii=False,
     )
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """The outcome of one input line: a verdict line, or what was wrong with it."""
+
+    number: int
+    verdict: str | None
+    problem: str | None = None
+
+
+_CHUNK = 200  # lines per task: large enough to hide the hand-off, small enough to stream
+_engine: Callable[[Mention], Verdict] | None = None  # what forked workers inherit
+
+
+def _triage_chunk(chunk: list[tuple[int, str]]) -> list[LineResult]:
+    assert _engine is not None
+    results = []
+    for number, line in chunk:
+        try:
+            mention = read_mention(line)
+        except ValueError as problem:
+            results.append(LineResult(number, None, str(problem)))
+            continue
+        results.append(LineResult(number, verdict_line(_engine(mention))))
+    return results
+
+
+def triage_lines(
+    lines: Iterable[str], engine: Callable[[Mention], Verdict], jobs: int = 1
+) -> Iterator[LineResult]:
+    """Triage JSON lines in input order, spread over ``jobs`` processes for large inputs.
+
+    Workers are forked after ``engine`` is built, so they share its rules and lexicon without
+    loading them again; at most a few chunks per worker are in flight, so memory stays flat
+    however long the input is.
+    """
+    global _engine
+    _engine = engine
+    numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
+    chunks = iter(lambda: list(itertools.islice(numbered, _CHUNK)), [])
+    first = next(chunks, None)
+    if first is None:
+        return
+    if jobs <= 1 or len(first) < _CHUNK or "fork" not in multiprocessing.get_all_start_methods():
+        yield from _triage_chunk(first)
+        for chunk in chunks:
+            yield from _triage_chunk(chunk)
+        return
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        pending: collections.deque[AsyncResult[list[LineResult]]] = collections.deque()
+        pending.append(pool.apply_async(_triage_chunk, (first,)))
+        for chunk in chunks:
+            pending.append(pool.apply_async(_triage_chunk, (chunk,)))
+            if len(pending) >= 3 * jobs:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()

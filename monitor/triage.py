@@ -8,7 +8,7 @@ from monitor.config import Brand
 from monitor.mention import Mention, Severity, Verdict
 from monitor.query import BrandMatcher, brands_named
 from monitor.rules import RuleSet
-from monitor.sentiment import SentimentScorer
+from monitor.sentiment import NEUTRAL, SentimentScorer
 
 
 class Triage:
@@ -33,11 +33,13 @@ class Triage:
         text = f"{mention.title}\n{mention.text}" if mention.title else mention.text
         hits = self._matcher.find(text)
         if not hits:
+            # Sentiment is aimed at the brand; with no brand there is nothing to aim at, and
+            # scoring text we are about to drop would be most of the cost of triage.
             return Verdict(
                 mention=mention,
                 matched=False,
                 brands=(),
-                sentiment=self._scorer.score(text),
+                sentiment=NEUTRAL,
                 severity=Severity.IGNORE,
                 reasons=("names none of the configured brands",),
             )

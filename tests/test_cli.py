@@ -264,3 +264,13 @@ def test_demo_runs_offline_and_writes_what_it_would_send(tmp_path: Path) -> None
     assert "Acme is a scam" in digest
     assert "Acme Hardware opens" not in digest  # excluded: not our brand
     assert str(out / "digest.html") in result.stdout
+
+
+def test_triage_keeps_input_order_across_worker_processes(harness: Harness) -> None:
+    lines = [json.dumps({"id": n, "text": f"Acme order {n} arrived late, awful"}) for n in range(1, 1001)]
+    lines[699] = "{broken"
+    result = harness.harken("triage", "--jobs", "2", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 1
+    ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert ids == [str(n) for n in range(1, 1001) if n != 700]
+    assert result.stderr.startswith("line 700: not valid JSON")
