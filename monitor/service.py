@@ -74,6 +74,13 @@ class Harken:
             top=settings.digest.top,
         )
 
+    def _first_digest_start(self, now: datetime) -> datetime:
+        # Until one digest is sent, everything stored is unreported: reach back to the oldest
+        # mention, so a first digest that fails for days still leaves no gap.
+        start = now - self.config.settings.digest.first_period
+        oldest = self.storage.first_stored_at()
+        return min(start, oldest) if oldest else start
+
     def send_scheduled_digest(self) -> None:
         """Email the digest of everything since the last one sent, then move the watermark.
 
@@ -82,7 +89,7 @@ class Harken:
         settings = self.config.settings
         now = self.now()
         try:
-            start = self.storage.last_digest_end() or now - settings.digest.first_period
+            start = self.storage.last_digest_end() or self._first_digest_start(now)
             digest = send_digest(
                 self.storage.verdicts_between(start, now),
                 start,

@@ -267,7 +267,9 @@ def test_demo_runs_offline_and_writes_what_it_would_send(tmp_path: Path) -> None
 
 
 def test_triage_keeps_input_order_across_worker_processes(harness: Harness) -> None:
-    lines = [json.dumps({"id": n, "text": f"Acme order {n} arrived late, awful"}) for n in range(1, 1001)]
+    lines = [
+        json.dumps({"id": n, "text": f"Acme order {n} arrived late, awful"}) for n in range(1, 1001)
+    ]
     lines[699] = "{broken"
     result = harness.harken("triage", "--jobs", "2", stdin="\n".join(lines) + "\n")
     assert result.returncode == 1

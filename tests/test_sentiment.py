@@ -46,7 +46,9 @@ def test_scores_are_exactly_vaders_where_no_brand_is_named(text: str) -> None:
 
 def test_only_the_sentences_about_the_brand_and_the_one_after_are_read() -> None:
     matcher = BrandMatcher([Brand(name="Acme", terms=["Acme"])])
-    text = "Globex is brilliant. I adore Globex. Acme lost my parcel. Still no answer! Globex rocks."
+    text = (
+        "Globex is brilliant. I adore Globex. Acme lost my parcel. Still no answer! Globex rocks."
+    )
     assert aimed_text(text, matcher.find(text)) == "brandname lost my parcel. Still no answer!"
 
 

@@ -210,6 +210,11 @@ class Storage:
                 counts[status] = count
         return counts
 
+    def first_stored_at(self) -> datetime | None:
+        """When the oldest stored mention was stored, or None while there is none."""
+        with self._transaction("read the oldest mention") as session:
+            return session.scalar(select(func.min(MentionRow.stored_at)))
+
     def last_digest_end(self) -> datetime | None:
         """The end of the latest digest period recorded, or None before the first digest."""
         with self._transaction("read the last digest") as session:

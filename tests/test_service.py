@@ -1,0 +1,92 @@
+"""The daemon's scheduled work, driven with a controllable clock against real local servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.service import Harken
+from tests.harness import Harness, rss_feed
+from tests.servers import HttpServer, Reply, SmtpServer
+
+START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def harken(
+    tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
+) -> Iterator[Harken]:
+    http_server.routes["/feed.xml"] = Reply(
+        rss_feed(("a", "Acme ships v2", "Acme shipped version two."))
+    )
+    harness = Harness(tmp_path)
+    harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port)
+    service = Harken(load_config(harness.config), now=clock)
+    yield service
+    service.close()
+
+
+def digest_subjects(smtp_server: SmtpServer) -> list[str]:
+    return [
+        str(message["Subject"])
+        for message in smtp_server.inbox
+        if "Digest" in str(message["Subject"])
+    ]
+
+
+def test_each_digest_covers_the_time_since_the_last_one_sent(
+    harken: Harken, smtp_server: SmtpServer, http_server: HttpServer, clock: Clock
+) -> None:
+    clock.now = START + timedelta(hours=1)
+    harken.poll_all()
+    clock.now = START + timedelta(hours=2)
+    harken.send_scheduled_digest()
+    assert harken.storage.last_digest_end() == START + timedelta(hours=2)
+    first = smtp_server.inbox[-1]
+    assert "1 mention" in str(first["Subject"])
+    assert first["To"] == "marketing@example.com"
+    assert first.get_body(("html",)) is not None
+    assert first.get_body(("plain",)) is not None
+
+    http_server.routes["/feed.xml"] = Reply(rss_feed(("b", "Acme hires", "Acme opened an office.")))
+    clock.now = START + timedelta(hours=3)
+    harken.poll_all()
+    clock.now = START + timedelta(hours=26)
+    harken.send_scheduled_digest()
+    second = smtp_server.inbox[-1]
+    assert "1 mention" in str(second["Subject"])  # only the new one: no period is repeated
+    assert "Acme hires" in second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_failed_digest_leaves_no_gap(
+    harken: Harken, smtp_server: SmtpServer, clock: Clock
+) -> None:
+    clock.now = START + timedelta(hours=1)
+    harken.poll_all()
+    smtp_server.refusing = True
+    clock.now = START + timedelta(hours=2)
+    harken.send_scheduled_digest()
+    assert harken.storage.last_digest_end() is None  # nothing recorded as sent
+
+    smtp_server.refusing = False
+    clock.now = START + timedelta(hours=26)
+    harken.send_scheduled_digest()
+    assert harken.storage.last_digest_end() == START + timedelta(hours=26)
+    assert "Acme ships v2" in smtp_server.inbox[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
