@@ -61,7 +61,10 @@ def _options(
 
 
 def _config() -> Config:
-    return load_config(config_path(state.config_file))
+    try:
+        return load_config(config_path(state.config_file))
+    except HarkenError as error:
+        raise _fail(error) from None
 
 
 def _fail(error: HarkenError) -> typer.Exit:
@@ -101,7 +104,7 @@ def rules_check(
 ) -> None:
     """Validate the rule files and the config; print every problem as file:line: message."""
     try:
-        config = _config()
+        config = load_config(config_path(state.config_file))
     except ConfigError as error:
         for problem in error.problems:
             print(str(problem))
@@ -155,10 +158,7 @@ def _open(config: Config, **kwargs: Any) -> Harken:
 @cli.command()
 def poll() -> None:
     """Poll every enabled source once, store and alert what is new, print a summary."""
-    try:
-        config = _config()
-    except HarkenError as error:
-        raise _fail(error) from None
+    config = _config()
     harken = _open(config)
     try:
         summaries = harken.poll_all()
@@ -178,10 +178,7 @@ def poll() -> None:
 @cli.command()
 def run() -> None:
     """Run the daemon: poll on schedule, alert, send digests; stop with Ctrl-C or SIGTERM."""
-    try:
-        config = _config()
-    except HarkenError as error:
-        raise _fail(error) from None
+    config = _config()
     from monitor.scheduler import run_until_stopped
 
     harken = _open(config)

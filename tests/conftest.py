@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from monitor.fetch import Fetcher
 from tests.servers import HttpServer, SmtpServer
 
 
@@ -14,6 +15,14 @@ def http_server() -> Iterator[HttpServer]:
     server = HttpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    """A fetcher with short limits, so timeout and size tests run fast."""
+    client = Fetcher(timeout=0.5, max_bytes=1_000_000)
+    yield client
+    client.close()
 
 
 @pytest.fixture

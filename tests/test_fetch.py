@@ -13,28 +13,6 @@ from monitor.fetch import USER_AGENT, Fetcher
 from tests.servers import HttpServer, Reply, free_port
 
 
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[HttpServer]:
-    server = HttpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def http_server(shared_server: HttpServer) -> HttpServer:
-    """conftest's server, shared by this module's tests: stopping one takes half a second."""
-    shared_server.routes.clear()
-    shared_server.requests.clear()
-    return shared_server
-
-
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    client = Fetcher(timeout=0.5, max_bytes=1_000_000)
-    yield client
-    client.close()
-
-
 def test_a_redirect_is_followed_and_the_final_address_returned(
     http_server: HttpServer, fetcher: Fetcher
 ) -> None:

@@ -105,28 +105,6 @@ def rss(*items: str) -> bytes:
     ).encode()
 
 
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[HttpServer]:
-    server = HttpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def http_server(shared_server: HttpServer) -> HttpServer:
-    """conftest's server, shared by this module's tests: stopping one takes half a second."""
-    shared_server.routes.clear()
-    shared_server.requests.clear()
-    return shared_server
-
-
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    client = Fetcher(timeout=0.5, max_bytes=1_000_000)
-    yield client
-    client.close()
-
-
 def rss_source(url: str, fetcher: Fetcher, **settings: object) -> Source:
     """The rss source as the daemon builds it: found by its kind, settings validated."""
     kind = source_kinds()["rss"]
