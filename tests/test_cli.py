@@ -276,3 +276,23 @@ def test_triage_keeps_input_order_across_worker_processes(harness: Harness) -> N
     ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
     assert ids == [str(n) for n in range(1, 1001) if n != 700]
     assert result.stderr.startswith("line 700: not valid JSON")
+
+
+def test_digest_send_emails_marketing_html_with_a_text_alternative(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
+    assert harness.harken("poll").returncode == 0
+    alerts = len(smtp_server.inbox)
+    result = harness.harken("digest", "--since", "7d", "--send")
+    assert result.returncode == 0, result.stderr
+    digest = smtp_server.inbox[alerts]
+    assert digest["X-Envelope-To"] == "marketing@example.com"
+    assert digest.get_content_type() == "multipart/alternative"
+    assert "Acme is a scam" in digest.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Acme is a scam" in digest.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+def test_digest_without_an_output_says_what_to_give(harness: Harness) -> None:
+    result = harness.harken("digest")
+    assert result.returncode == 2
+    assert "--out" in result.stderr
