@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from monitor.config import Config
 from monitor.errors import NotConfigured
 from monitor.fetch import Fetcher
 from monitor.rules import RuleSet, load_rules
-from monitor.source import Source, source_kinds
+from monitor.source import Source, SourceContext, source_kinds
 from monitor.triage import Triage
 
 log = logging.getLogger("harken")
@@ -47,15 +48,24 @@ def build_fetcher(config: Config) -> Fetcher:
     return Fetcher(timeout=http.timeout.total_seconds(), max_bytes=http.max_bytes)
 
 
-def build_sources(config: Config, fetcher: Fetcher) -> list[Source]:
+def build_sources(
+    config: Config, fetcher: Fetcher, now: Callable[[], datetime] = utc_now
+) -> list[Source]:
     """The enabled sources; one that declines to start is skipped with its reason logged."""
     kinds = source_kinds()
+    brands = config.settings.brands
+    context = SourceContext(
+        fetcher=fetcher,
+        terms=tuple(dict.fromkeys(term for brand in brands for term in brand.terms)),
+        exclude=tuple(dict.fromkeys(term for brand in brands for term in brand.exclude)),
+        now=now,
+    )
     sources = []
     for name, settings in config.sources.items():
         if not settings.enabled:
             continue
         try:
-            sources.append(kinds[settings.type](name, settings, fetcher))
+            sources.append(kinds[settings.type](name, settings, context))
         except NotConfigured as reason:
             log.warning(
                 "source %s is not configured and will not run: %s",

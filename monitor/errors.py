@@ -61,8 +61,28 @@ class NotConfigured(SourceError):
     """A source declines to start, e.g. because its credentials are not in the environment."""
 
 
+class AccessDenied(SourceError):
+    """The platform refused our credentials (401/403). Retrying would only hammer it."""
+
+
+class SourceGone(SourceError):
+    """The platform says this endpoint is gone for good (410)."""
+
+
+class BadPayload(SourceError):
+    """The response was not in the documented shape (malformed JSON, missing fields)."""
+
+
 class FetchError(SourceError):
-    """An HTTP fetch failed: timeout, connection, bad status, oversize body."""
+    """A fetch failed in a way that may pass: timeout, connection, 5xx, oversize body."""
+
+
+class RateLimited(FetchError):
+    """The platform asked us to wait; ``retry_after`` is how long, in seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StorageError(HarkenError):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import email.utils
+import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-from monitor.errors import FetchError
+from monitor.errors import AccessDenied, BadPayload, FetchError, RateLimited, SourceGone
 
 USER_AGENT = "Harken/0.1 (+https://github.com/harken-monitor/harken; brand monitoring)"
 
@@ -17,6 +21,7 @@ class Fetched:
     """A successful response body with the validators to send next time."""
 
     url: str  # after redirects
+    moved_to: str | None  # the new address, when a redirect on the way was permanent (301/308)
     body: bytes
     content_type: str
     etag: str | None
@@ -51,10 +56,16 @@ class Fetcher:
         self._client.close()
 
     def get(
-        self, url: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Fetched | None:
         """GET ``url``; None when the server says nothing changed since the validators."""
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -62,12 +73,12 @@ class Fetcher:
         # httpx's timeouts are per read; the deadline is what stops a slow drip.
         deadline = time.monotonic() + self.timeout
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client.stream("GET", url, headers=headers, params=params) as response:
                 if response.status_code == 304:
                     return None
-                # A 3xx that got here was not followed (no Location): its body is no feed either.
-                if not response.is_success:
-                    raise FetchError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
+                raise_for_status(
+                    url, response.status_code, response.reason_phrase, response.headers
+                )
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > self.max_bytes:
                     raise FetchError(self._too_large(url))
@@ -78,8 +89,10 @@ class Fetcher:
                         raise FetchError(self._too_large(url))
                     if time.monotonic() > deadline:
                         raise FetchError(self._timed_out(url))
+                moved = [r for r in response.history if r.status_code in (301, 308)]
                 return Fetched(
                     url=str(response.url),
+                    moved_to=str(response.url) if moved else None,
                     body=bytes(body),
                     content_type=response.headers.get("Content-Type", ""),
                     etag=response.headers.get("ETag"),
@@ -95,8 +108,73 @@ class Fetcher:
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             raise FetchError(f"{url}: {type(error).__name__}: {error}") from None
 
+    def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """GET a JSON API; BadPayload when the body is not JSON."""
+        fetched = self.get(
+            url, params=params, headers={"Accept": "application/json", **(headers or {})}
+        )
+        if fetched is None:  # no validators were sent, so a 304 means a broken server
+            raise BadPayload(f"{url}: answered 304 Not Modified to an unconditional request")
+        try:
+            return json.loads(fetched.body)
+        except ValueError as error:
+            raise BadPayload(f"{url}: malformed JSON ({error})") from None
+
     def _timed_out(self, url: str) -> str:
         return f"{url}: timed out after {self.timeout:g}s (raise [http] timeout to wait longer)"
 
     def _too_large(self, url: str) -> str:
         return f"{url}: response larger than {self.max_bytes:,} bytes; not read (raise [http] max_bytes to allow it)"
+
+
+def raise_for_status(url: str, status: int, reason: str, headers: Mapping[str, str]) -> None:
+    """Turn an HTTP error status into the SourceError that says what to do about it.
+
+    Shared by every source, including those whose platform library makes the request.
+    """
+    if status < 300:
+        return
+    where = f"{url}: HTTP {status} {reason}".rstrip()
+    if status in (401, 403):
+        raise AccessDenied(
+            f"{where}: the platform refused our credentials; check the token or key in the environment"
+        )
+    if status == 410:
+        raise SourceGone(f"{where}: the platform retired this address; update the source's config")
+    if status == 429:
+        wait = retry_after_seconds(headers)
+        raise RateLimited(f"{where}: rate limited; waiting {wait:g}s as the platform asks", wait)
+    # A 3xx that got here was not followed (no Location): its body is not what we asked for.
+    raise FetchError(where)
+
+
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float:
+    """How long a 429 asks us to wait: Retry-After (seconds or a date) or a reset time."""
+    now = time.time() if now is None else now
+    lowered = {name.lower(): value.strip() for name, value in headers.items()}
+    retry_after = lowered.get("retry-after", "")
+    if retry_after:
+        if retry_after.isdigit():
+            return float(retry_after)
+        try:
+            return max(email.utils.parsedate_to_datetime(retry_after).timestamp() - now, 0.0)
+        except (TypeError, ValueError):
+            pass
+    for name in ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset"):
+        value = lowered.get(name, "")
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        # X sends an epoch time; the IETF draft and others send seconds from now.
+        return max(number - now, 0.0) if number > 1_000_000_000 else number
+    return DEFAULT_RATE_LIMIT_WAIT

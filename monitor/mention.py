@@ -45,7 +45,13 @@ class Mention:
     author: str = ""
     published: datetime | None = None  # aware UTC
     lang: str = ""
+    # Engagement and reach as the platform counts them: followers, karma, likes, score, replies…
     metrics: Mapping[str, float] = field(default_factory=dict)
+    thread_id: str = (
+        ""  # the conversation or story this item belongs to, where the platform has one
+    )
+    parent_id: str = ""  # the item it replies to
+    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)  # as received
 
 
 @dataclass(frozen=True)

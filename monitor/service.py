@@ -33,7 +33,7 @@ class Harken:
         self.triage = build_triage(config, load_config_rules(config))
         self.storage = Storage(config.storage_url)
         self.fetcher = build_fetcher(config)
-        self.sources = build_sources(config, self.fetcher)
+        self.sources = build_sources(config, self.fetcher, now)
         self.templates = Templates(config.templates_path)
         self.mailer: Sender = mailer or Mailer(config.settings.email)
         # One sender at a time in this process, so two finishing polls cannot send one alert twice.

@@ -9,7 +9,10 @@ by raising ``NotConfigured`` (for example when its credentials are missing).
 from __future__ import annotations
 
 import abc
-from datetime import timedelta
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib.metadata import entry_points
 from typing import ClassVar
@@ -22,6 +25,8 @@ from monitor.mention import Cursor, Poll
 
 ENTRY_POINT_GROUP = "harken.sources"
 
+log = logging.getLogger("harken.sources")
+
 
 class SourceSettings(BaseModel):
     """Keys every source table has; kinds subclass this to add their own."""
@@ -33,19 +38,39 @@ class SourceSettings(BaseModel):
     enabled: bool = True
 
 
+@dataclass(frozen=True)
+class SourceContext:
+    """What Harken hands every source besides its own settings."""
+
+    fetcher: Fetcher  # shared HTTP client with Harken's timeouts and size cap
+    terms: tuple[str, ...] = ()  # every brand's terms: what a searching source searches for
+    exclude: tuple[str, ...] = ()  # phrases that are not the brand, for platforms that can exclude
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
 class Source(abc.ABC):
-    """A place Harken listens to. ``poll`` returns what is new since ``cursor``."""
+    """A place Harken listens to. ``poll`` returns what is new since ``cursor``.
+
+    Raise ``NotConfigured`` from ``__init__`` to decline (missing credentials); raise the
+    ``SourceError`` that fits from ``poll``: ``AccessDenied``, ``SourceGone``, ``RateLimited``,
+    ``FetchError`` or ``BadPayload``. Harken backs off, stops or alerts accordingly.
+    """
 
     Settings: ClassVar[type[SourceSettings]] = SourceSettings
 
-    def __init__(self, name: str, settings: SourceSettings, fetcher: Fetcher) -> None:
+    def __init__(self, name: str, settings: SourceSettings, context: SourceContext) -> None:
         self.name = name
         self.settings = settings
-        self.fetcher = fetcher
+        self.context = context
+        self.fetcher = context.fetcher
 
     @abc.abstractmethod
     def poll(self, cursor: Cursor) -> Poll:
         """Fetch what is new since ``cursor``; raise ``SourceError`` on failure."""
+
+    def describe(self, cursor: Cursor) -> str:
+        """A short note for ``harken sources list``: the mode it runs in, budget left…"""
+        return ""
 
 
 @cache
@@ -53,7 +78,13 @@ def source_kinds() -> dict[str, type[Source]]:
     """Every installed source kind by its config word (``rss``), loaded from entry points."""
     kinds: dict[str, type[Source]] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        loaded = entry.load()
+        try:
+            loaded = entry.load()
+        except Exception as error:  # one broken plugin must not take Harken down with it
+            log.error("source kind %s (%s) cannot be loaded: %s", entry.name, entry.value, error)
+            continue
         if isinstance(loaded, type) and issubclass(loaded, Source):
             kinds[entry.name] = loaded
+        else:
+            log.error("source kind %s (%s) is not a Source subclass", entry.name, entry.value)
     return kinds

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -34,14 +35,21 @@ class HttpServer:
     """Serves whatever ``routes`` says, honouring If-None-Match against a reply's ETag."""
 
     def __init__(self) -> None:
+        # Keyed by path with its query string, or by the bare path to answer any query.
         self.routes: dict[str, Reply | Handler] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.bodies: list[bytes] = []  # request bodies, in order (POSTs to token endpoints)
         server = self
 
         class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                server.bodies.append(self.rfile.read(length))
+                self.do_GET()
+
             def do_GET(self) -> None:
                 server.requests.append((self.path, dict(self.headers)))
-                route = server.routes.get(self.path)
+                route = server.routes.get(self.path) or server.routes.get(urlsplit(self.path).path)
                 if route is None:
                     reply = Reply(b"not found", status=404)
                 elif isinstance(route, Reply):

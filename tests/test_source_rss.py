@@ -13,7 +13,7 @@ import pytest
 from monitor.errors import SourceError
 from monitor.fetch import Fetcher
 from monitor.mention import Cursor, Mention, Poll
-from monitor.source import Source, source_kinds
+from monitor.source import Source, SourceContext, source_kinds
 from tests.servers import Handler, HttpServer, Reply
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
@@ -109,7 +109,9 @@ def rss_source(url: str, fetcher: Fetcher, **settings: object) -> Source:
     """The rss source as the daemon builds it: found by its kind, settings validated."""
     kind = source_kinds()["rss"]
     return kind(
-        "acme_news", kind.Settings.model_validate({"type": "rss", "url": url, **settings}), fetcher
+        "acme_news",
+        kind.Settings.model_validate({"type": "rss", "url": url, **settings}),
+        SourceContext(fetcher),
     )
 
 
