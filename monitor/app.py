@@ -48,18 +48,25 @@ def build_fetcher(config: Config) -> Fetcher:
     return Fetcher(timeout=http.timeout.total_seconds(), max_bytes=http.max_bytes)
 
 
-def build_sources(
+def source_context(
     config: Config, fetcher: Fetcher, now: Callable[[], datetime] = utc_now
-) -> list[Source]:
-    """The enabled sources; one that declines to start is skipped with its reason logged."""
-    kinds = source_kinds()
+) -> SourceContext:
+    """What every source gets besides its settings: the fetcher, all brand terms, the clock."""
     brands = config.settings.brands
-    context = SourceContext(
+    return SourceContext(
         fetcher=fetcher,
         terms=tuple(dict.fromkeys(term for brand in brands for term in brand.terms)),
         exclude=tuple(dict.fromkeys(term for brand in brands for term in brand.exclude)),
         now=now,
     )
+
+
+def build_sources(
+    config: Config, fetcher: Fetcher, now: Callable[[], datetime] = utc_now
+) -> list[Source]:
+    """The enabled sources; one that declines to start is skipped with its reason logged."""
+    kinds = source_kinds()
+    context = source_context(config, fetcher, now)
     sources = []
     for name, settings in config.sources.items():
         if not settings.enabled:

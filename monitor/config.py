@@ -93,6 +93,12 @@ class AlertSettings(_Section):
     max_attempts: int = Field(default=20, gt=0)
 
 
+class HealthSettings(_Section):
+    notify: list[str] = ["oncall"]  # groups told when a source stops hearing and recovers
+    error_threshold: Duration = timedelta(minutes=30)
+    backoff_cap: Duration = timedelta(hours=1)
+
+
 class DigestSettings(_Section):
     to: list[str] = ["marketing"]
     schedule: str = "0 8 * * *"  # cron: minute hour day-of-month month day-of-week
@@ -130,6 +136,7 @@ class Settings(_Section):
     http: HttpSettings = HttpSettings()
     email: EmailSettings = EmailSettings()
     alerts: AlertSettings = AlertSettings()
+    health: HealthSettings = HealthSettings()
     digest: DigestSettings = DigestSettings()
     rules: RulesSettings = RulesSettings()
     templates: TemplatesSettings = TemplatesSettings()
@@ -232,6 +239,7 @@ def load_config(path: Path) -> Config:
         for key, field, named in (
             ("alerts", "notify", settings.alerts.notify),
             ("digest", "to", settings.digest.to),
+            ("health", "notify", settings.health.notify),
         ):
             written = (key, field) in positions
             line, column = line_of(positions, (key, field)) if written else (0, 0)

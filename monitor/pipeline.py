@@ -1,4 +1,8 @@
-"""One poll of one source, stage by stage: poll -> triage -> store (with the outbox) -> health."""
+"""One poll of one source, stage by stage: poll -> triage -> store (with the outbox) -> health.
+
+A failure is recorded with when to try again (health.py decides), and opens an admin alert
+once when it lasts; the first success after it closes the alert with one more message.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.errors import HarkenError, SourceError
+from monitor.errors import FetchError, HarkenError, SourceError
+from monitor.health import HealthPolicy, after_failure, failing_alert, silence_alert
 from monitor.mention import Severity, Verdict
 from monitor.source import Source
 from monitor.storage import Storage
@@ -27,6 +32,8 @@ class PollSummary:
     stored: int = 0  # matched items stored for the first time
     urgent: int = 0  # stored items that are urgent
     error: str | None = None
+    retry_at: datetime | None = None  # when to try again, if sooner or later than the schedule
+    disabled: bool = False  # retrying cannot help until someone acts
 
 
 def poll_source(
@@ -34,20 +41,24 @@ def poll_source(
     storage: Storage,
     triage: Triage,
     now: Callable[[], datetime],
+    policy: HealthPolicy | None = None,
 ) -> PollSummary:
     """Poll one source and store what is new. Never raises: a failure is the summary's error."""
+    policy = policy or HealthPolicy()
     try:
         poll = source.poll(storage.cursor(source.name))
         verdicts = [triage(mention) for mention in poll.mentions]
         fresh = storage.save_poll(source.name, poll, verdicts, now(), alert_if=needs_alert)
     except SourceError as error:
-        return _failed(source.name, storage, now, str(error))
+        return _failed(source, storage, now, error, policy)
     except HarkenError as error:  # storage trouble: the cursor did not move, so nothing is lost
-        return _failed(source.name, storage, now, str(error))
+        return _failed(source, storage, now, FetchError(str(error)), policy)
     except Exception as error:  # a bug in one plugin must not stop the others
         log.exception("source %s: unexpected error", source.name, extra={"source": source.name})
-        return _failed(source.name, storage, now, f"unexpected {type(error).__name__}: {error}")
-    _record(source.name, storage, now, None)
+        return _failed(
+            source, storage, now, FetchError(f"unexpected {type(error).__name__}: {error}"), policy
+        )
+    _succeeded(source, storage, now, policy)
     return PollSummary(
         source=source.name,
         fetched=poll.fetched,
@@ -63,15 +74,28 @@ def needs_alert(verdict: Verdict) -> bool:
     return verdict.matched and bool(verdict.notify) and verdict.severity is not Severity.IGNORE
 
 
-def _failed(name: str, storage: Storage, now: Callable[[], datetime], error: str) -> PollSummary:
-    _record(name, storage, now, error)
-    return PollSummary(source=name, error=error)
-
-
-def _record(name: str, storage: Storage, now: Callable[[], datetime], error: str | None) -> None:
-    """Store the outcome; say so once when a source starts failing and once when it recovers."""
+def _failed(
+    source: Source,
+    storage: Storage,
+    now: Callable[[], datetime],
+    error: SourceError,
+    policy: HealthPolicy,
+) -> PollSummary:
+    name, at = source.name, now()
     try:
-        health = storage.record_source_result(name, now(), error)
+        before = {health.source: health for health in storage.source_health()}.get(name)
+        failures = (before.consecutive_failures if before else 0) + 1
+        attempt = after_failure(error, failures, source.settings.every, at, policy)
+        health = storage.record_source_result(
+            name, at, str(error), retry_at=attempt.retry_at, disabled_reason=attempt.disabled_reason
+        )
+        if health.started_failing:
+            log.warning("source %s stopped hearing: %s", name, error, extra={"source": name})
+        message = failing_alert(
+            name, str(error), health.failing_since, attempt.disabled_reason, at, policy
+        )
+        if message and not health.alerted:
+            _open_alert(storage, name, at, message, policy)
     except HarkenError as storage_error:
         log.error(
             "source %s: could not record its health: %s",
@@ -79,8 +103,67 @@ def _record(name: str, storage: Storage, now: Callable[[], datetime], error: str
             storage_error,
             extra={"source": name},
         )
-        return
-    if health.started_failing:
-        log.warning("source %s stopped hearing: %s", name, error, extra={"source": name})
-    elif health.recovered:
-        log.warning("source %s is hearing again", name, extra={"source": name})
+        return PollSummary(source=name, error=str(error))
+    return PollSummary(
+        source=name,
+        error=str(error),
+        retry_at=attempt.retry_at,
+        disabled=attempt.disabled_reason is not None,
+    )
+
+
+def _succeeded(
+    source: Source, storage: Storage, now: Callable[[], datetime], policy: HealthPolicy
+) -> None:
+    name, at = source.name, now()
+    try:
+        health = storage.record_source_result(name, at, None)
+        if health.recovered:
+            log.warning("source %s is hearing again", name, extra={"source": name})
+        if health.alerted:
+            silence = silence_alert(
+                name, storage.last_stored_at(name), source.settings.silent_after, at
+            )
+            if silence is None:
+                storage.enqueue_source_alert(
+                    name, at, f"hearing again: {name} works again", policy.notify
+                )
+                storage.set_source_alerted(name, False)
+    except HarkenError as storage_error:
+        log.error(
+            "source %s: could not record its health: %s",
+            name,
+            storage_error,
+            extra={"source": name},
+        )
+
+
+def check_silence(
+    source: Source, storage: Storage, now: Callable[[], datetime], policy: HealthPolicy
+) -> None:
+    """Open an alert for a source that works but has brought nothing for too long."""
+    name, at = source.name, now()
+    try:
+        health = {h.source: h for h in storage.source_health()}.get(name)
+        if health is None or health.alerted:
+            return
+        message = silence_alert(
+            name, storage.last_stored_at(name), source.settings.silent_after, at
+        )
+        if message:
+            _open_alert(storage, name, at, message, policy)
+    except HarkenError as storage_error:
+        log.error(
+            "source %s: could not check its silence: %s",
+            name,
+            storage_error,
+            extra={"source": name},
+        )
+
+
+def _open_alert(
+    storage: Storage, name: str, at: datetime, message: str, policy: HealthPolicy
+) -> None:
+    log.error("source %s: %s", name, message, extra={"source": name})
+    storage.enqueue_source_alert(name, at, message, policy.notify)
+    storage.set_source_alerted(name, True)

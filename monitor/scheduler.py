@@ -10,7 +10,9 @@ from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.service import Harken
@@ -39,7 +41,7 @@ def build_scheduler(harken: Harken) -> BackgroundScheduler:
                 seconds=every.total_seconds(),
                 jitter=int(min(every / 10, MAX_JITTER).total_seconds()),
             ),
-            args=(harken, source),
+            args=(harken, source, scheduler),
             id=f"poll:{source.name}",
             name=f"poll {source.name}",
             next_run_time=now,
@@ -51,6 +53,9 @@ def build_scheduler(harken: Harken) -> BackgroundScheduler:
         name="deliver alerts",
     )
     scheduler.add_job(
+        harken.check_silence, IntervalTrigger(minutes=5), id="silence", name="check silence"
+    )
+    scheduler.add_job(
         harken.send_scheduled_digest,
         CronTrigger.from_crontab(settings.digest.schedule, timezone=settings.digest.timezone),
         id="digest",
@@ -60,8 +65,20 @@ def build_scheduler(harken: Harken) -> BackgroundScheduler:
     return scheduler
 
 
-def _poll_and_log(harken: Harken, source: Source) -> None:
-    summary = harken.poll(source)
+def _poll_and_log(harken: Harken, source: Source, scheduler: BaseScheduler) -> None:
+    summary = harken.scheduled_poll(source)
+    if summary is None:
+        return
+    if summary.retry_at is not None:
+        # Retry exactly when the platform asked (429) or the backoff says, not at the next tick.
+        scheduler.add_job(
+            _poll_and_log,
+            DateTrigger(run_date=summary.retry_at),
+            args=(harken, source, scheduler),
+            id=f"retry:{source.name}",
+            name=f"retry {source.name}",
+            replace_existing=True,
+        )
     if summary.error is None:
         log.info(
             "source %s: fetched %d, new %d, matched %d, stored %d, urgent %d",

@@ -12,8 +12,9 @@ from monitor.app import build_fetcher, build_sources, build_triage, load_config_
 from monitor.config import Config
 from monitor.digest import Digest, build_digest, send_digest
 from monitor.errors import HarkenError
+from monitor.health import HealthPolicy
 from monitor.mailer import Mailer, Sender
-from monitor.pipeline import PollSummary, poll_source
+from monitor.pipeline import PollSummary, check_silence, poll_source
 from monitor.source import Source
 from monitor.storage import Storage
 from monitor.templating import Templates
@@ -38,6 +39,13 @@ class Harken:
         self.mailer: Sender = mailer or Mailer(config.settings.email)
         # One sender at a time in this process, so two finishing polls cannot send one alert twice.
         self._delivering = threading.Lock()
+        health = config.settings.health
+        self.health_policy = HealthPolicy(
+            notify=tuple(health.notify),
+            error_threshold=health.error_threshold,
+            backoff_cap=health.backoff_cap,
+        )
+        self._tried_since_start: set[str] = set()
 
     def close(self) -> None:
         self.fetcher.close()
@@ -45,10 +53,43 @@ class Harken:
 
     def poll(self, source: Source) -> PollSummary:
         """Poll one source, store what is new, then send any alerts it raised."""
-        summary = poll_source(source, self.storage, self.triage, self.now)
-        if summary.stored:
+        summary = poll_source(source, self.storage, self.triage, self.now, self.health_policy)
+        if summary.stored or summary.error:
             self.deliver_alerts()
         return summary
+
+    def waiting(self, source: Source) -> str | None:
+        """Why a scheduled poll of ``source`` should not run now (backing off, disabled), if so."""
+        try:
+            health = {h.source: h for h in self.storage.source_health()}.get(source.name)
+        except HarkenError:
+            return None  # the poll itself will report the database
+        if health is None:
+            return None
+        if health.disabled_reason and source.name in self._tried_since_start:
+            return f"disabled: {health.disabled_reason}"
+        if health.backoff_until and health.backoff_until > self.now():
+            return f"backing off until {health.backoff_until:%H:%M:%S} UTC"
+        return None
+
+    def scheduled_poll(self, source: Source) -> PollSummary | None:
+        """The daemon's poll: skipped while the source backs off or is disabled.
+
+        A source disabled in an earlier run gets one try after a restart: restarting is how an
+        admin says "I fixed the credentials".
+        """
+        reason = self.waiting(source)
+        self._tried_since_start.add(source.name)
+        if reason:
+            log.debug("source %s: skipped, %s", source.name, reason, extra={"source": source.name})
+            return None
+        return self.poll(source)
+
+    def check_silence(self) -> None:
+        for source in self.sources:
+            if source.settings.silent_after is not None:
+                check_silence(source, self.storage, self.now, self.health_policy)
+        self.deliver_alerts()
 
     def poll_all(self) -> list[PollSummary]:
         return [self.poll(source) for source in self.sources]

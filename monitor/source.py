@@ -36,6 +36,9 @@ class SourceSettings(BaseModel):
     type: str
     every: Duration = Field(default=timedelta(minutes=5), description="how often to poll")
     enabled: bool = True
+    silent_after: Duration | None = Field(
+        default=None, description="alert when nothing new was stored for this long"
+    )
 
 
 @dataclass(frozen=True)
