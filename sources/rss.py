@@ -4,33 +4,58 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import quote_plus
 from xml.sax import SAXParseException
 
 import feedparser
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from monitor.errors import SourceError
+from monitor.errors import BadPayload
 from monitor.mention import Cursor, Mention, Poll
-from monitor.source import Source, SourceSettings
+from monitor.source import Source, SourceContext, SourceSettings
 from sources.text import html_to_text
 
 # A feed is a window of recent items; remembering the ids of the last window is how we know
 # which items are new without storing every item ever seen.
 _MAX_REMEMBERED_IDS = 2000
 
+log = logging.getLogger("harken.sources")
+
+
+# Feed addresses built from the brand terms, for the searches people set up most often.
+PRESETS = {
+    "google_news": "https://news.google.com/rss/search?q={query}&hl={language}&gl={country}&ceid={country}:{lang}",
+    "hackernews": "https://hnrss.org/newest?q={query}",
+}
+
 
 class RssSettings(SourceSettings):
-    url: str = Field(description="the feed's address")
+    url: str | None = Field(default=None, description="the feed's address")
+    preset: Literal["google_news", "hackernews"] | None = Field(
+        default=None, description="build the address from the brand terms instead of url"
+    )
+    query: str | None = Field(default=None, description="what a preset searches for")
+    language: str = Field(default="en-US", description="google_news: language of the results")
+    country: str = Field(default="US", description="google_news: edition")
     max_items: int = Field(default=500, gt=0, description="items read from one response at most")
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError(f'"{url}" is not an http(s) URL')
         return url
+
+    @model_validator(mode="after")
+    def _url_or_preset(self) -> RssSettings:
+        if (self.url is None) == (self.preset is None):
+            raise ValueError(
+                'give either url = "https://…" or preset = "google_news" | "hackernews"'
+            )
+        return self
 
 
 class RssSource(Source):
@@ -38,12 +63,29 @@ class RssSource(Source):
 
     Settings = RssSettings
 
+    def __init__(self, name: str, settings: SourceSettings, context: SourceContext) -> None:
+        super().__init__(name, settings, context)
+        assert isinstance(settings, RssSettings)
+        self.url = settings.url or _preset_url(settings, context.terms)
+
     def poll(self, cursor: Cursor) -> Poll:
         settings = self.settings
         assert isinstance(settings, RssSettings)
-        fetched = self.fetcher.get(settings.url, cursor.get("etag"), cursor.get("last_modified"))
+        # A feed that moved permanently (301/308) is fetched at its new address from then on,
+        # for as long as the configured address stays the same.
+        moved = cursor.get("moved_to") if cursor.get("moved_from") == self.url else None
+        url = moved or self.url
+        fetched = self.fetcher.get(url, cursor.get("etag"), cursor.get("last_modified"))
         if fetched is None:  # 304: nothing changed, nothing to parse
             return Poll(mentions=(), cursor=cursor, fetched=0)
+        if fetched.moved_to:
+            log.warning(
+                "source %s: %s moved permanently to %s; following it from now on",
+                self.name,
+                url,
+                fetched.moved_to,
+            )
+            moved = fetched.moved_to
         feed = feedparser.parse(
             fetched.body,
             response_headers={"content-type": fetched.content_type},
@@ -53,9 +95,7 @@ class RssSource(Source):
         # A truncated document still yields an empty shell of an entry; it carries nothing.
         entries = [entry for entry in feed.entries if not _is_empty(entry)]
         if not entries and (feed.bozo or not feed.get("version")):
-            raise SourceError(
-                f"{settings.url}: {_not_a_feed(feed, fetched.body, fetched.content_type)}"
-            )
+            raise BadPayload(f"{url}: {_not_a_feed(feed, fetched.body, fetched.content_type)}")
         seen = set(cursor.get("seen", ()))
         feed_language = str(feed.feed.get("language") or "")
         mentions = []
@@ -71,8 +111,19 @@ class RssSource(Source):
             "etag": fetched.etag,
             "last_modified": fetched.last_modified,
             "seen": list(ids)[:_MAX_REMEMBERED_IDS],
+            **({"moved_from": self.url, "moved_to": moved} if moved else {}),
         }
         return Poll(mentions=tuple(mentions), cursor=next_cursor, fetched=len(entries))
+
+
+def _preset_url(settings: RssSettings, terms: tuple[str, ...]) -> str:
+    query = settings.query or " OR ".join(f'"{term}"' if " " in term else term for term in terms)
+    return PRESETS[str(settings.preset)].format(
+        query=quote_plus(query),
+        language=quote_plus(settings.language),
+        country=quote_plus(settings.country),
+        lang=quote_plus(settings.language.split("-")[0]),
+    )
 
 
 def _is_empty(entry: Any) -> bool:

@@ -14,6 +14,7 @@ from monitor.errors import SourceError
 from monitor.fetch import Fetcher
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, source_kinds
+from sources.rss import RssSource
 from tests.servers import Handler, HttpServer, Reply
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
@@ -467,3 +468,42 @@ def test_a_feed_with_no_items_yet_is_not_an_error(
 
     assert result.mentions == ()
     assert result.fetched == 0
+
+
+def test_a_preset_builds_the_feed_address_from_the_brand_terms(
+    http_server: HttpServer, fetcher: Fetcher
+) -> None:
+    kind = source_kinds()["rss"]
+    settings = kind.Settings.model_validate(
+        {"type": "rss", "preset": "google_news", "language": "en-GB", "country": "GB"}
+    )
+    source = kind("news", settings, SourceContext(fetcher, terms=("Acme", "Acme Cloud")))
+    assert isinstance(source, RssSource)
+    assert source.url == (
+        "https://news.google.com/rss/search?q=Acme+OR+%22Acme+Cloud%22&hl=en-GB&gl=GB&ceid=GB:en"
+    )
+
+
+def test_url_and_preset_are_one_or_the_other() -> None:
+    kind = source_kinds()["rss"]
+    with pytest.raises(ValueError, match="either url"):
+        kind.Settings.model_validate({"type": "rss"})
+    with pytest.raises(ValueError, match="either url"):
+        kind.Settings.model_validate(
+            {"type": "rss", "url": "https://a.example/", "preset": "hackernews"}
+        )
+
+
+def test_a_permanently_moved_feed_is_followed_from_then_on(
+    http_server: HttpServer, fetcher: Fetcher
+) -> None:
+    http_server.routes["/old.xml"] = Reply(
+        status=301, headers={"Location": http_server.url("/new.xml")}
+    )
+    http_server.routes["/new.xml"] = Reply(rss(story(1)), headers={"ETag": '"n1"'})
+    source = rss_source(http_server.url("/old.xml"), fetcher)
+    first = poll(source)
+    assert first.cursor["moved_to"] == http_server.url("/new.xml")
+    http_server.requests.clear()
+    poll(source, first.cursor)
+    assert [path for path, _ in http_server.requests] == ["/new.xml"]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     types,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -77,6 +78,31 @@ class MentionRow(Base):
     lang: Mapped[str]
     metrics: Mapped[dict[str, Any]]
     stored_at: Mapped[datetime] = mapped_column(index=True)
+    thread_id: Mapped[str] = mapped_column(server_default="")
+    parent_id: Mapped[str] = mapped_column(server_default="")
+    # SQL NULL for "no payload", not the JSON text null.
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # monitor.urls.canonical_url(url): the story's key across sources; "" when there is none.
+    canonical_url: Mapped[str] = mapped_column(server_default="", index=True)
+
+
+class SightingRow(Base):
+    """One source's item that reached a stored mention: the first that stored it, and repeats."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (
+        UniqueConstraint("source", "item_id"),
+        Index("ix_sightings_source_seen_at", "source", "seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mentions.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str]
+    item_id: Mapped[str]
+    url: Mapped[str]
+    seen_at: Mapped[datetime]
 
 
 class VerdictRow(Base):
@@ -112,6 +138,10 @@ class SourceHealthRow(Base):
     last_error: Mapped[str | None]
     last_error_at: Mapped[datetime | None]
     failing_since: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(server_default="0")
+    backoff_until: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None]
+    alerted: Mapped[bool] = mapped_column(server_default=false())  # an admin alert is open
 
 
 class AlertRow(Base):
@@ -121,9 +151,12 @@ class AlertRow(Base):
     __table_args__ = (Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    mention_id: Mapped[int] = mapped_column(
+    kind: Mapped[str] = mapped_column(String(20), server_default="mention")  # mention | source
+    mention_id: Mapped[int | None] = mapped_column(  # kind "mention"
         ForeignKey("mentions.id", ondelete="CASCADE"), index=True
     )
+    source: Mapped[str | None]  # kind "source": the configured source's name
+    message: Mapped[str | None]  # kind "source": state word(s) on the first line, then details
     groups: Mapped[list[str]]
     status: Mapped[str] = mapped_column(String(20))  # pending | sent | failed
     attempts: Mapped[int]
