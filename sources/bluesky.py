@@ -67,7 +67,9 @@ class BlueskySettings(SourceSettings):
     @classmethod
     def _websocket_url(cls, url: str) -> str:
         if not url.startswith(("ws://", "wss://")):
-            raise ValueError(f'"{url}" is not a ws(s):// URL, e.g. "wss://jetstream2.us-east.bsky.network"')
+            raise ValueError(
+                f'"{url}" is not a ws(s):// URL, e.g. "wss://jetstream2.us-east.bsky.network"'
+            )
         return url.rstrip("/").removesuffix("/subscribe")
 
     @field_validator("search_url")
@@ -117,14 +119,13 @@ class BlueskySource(Source):
     # Jetstream
 
     def _poll_jetstream(self, cursor: Cursor) -> Poll:
-        last = cursor.get("time_us")
-        resumed = isinstance(last, int) and not isinstance(last, bool)
-        if not resumed:  # start listening now; an empty poll still remembers when that was
-            last = int(self.context.now().timestamp() * 1_000_000)
-        seen: dict[str, int] = dict(cursor.get("seen") or {}) if resumed else {}
         query: dict[str, str | int] = {"wantedCollections": POST}
-        if resumed:
+        last, seen = cursor.get("time_us"), cursor.get("seen")
+        if isinstance(last, int) and not isinstance(last, bool):
             query["cursor"] = max(last - REWIND_US, 0)
+            seen = dict(seen) if isinstance(seen, Mapping) else {}
+        else:  # start at the live edge; an empty poll still remembers when that was
+            last, seen = int(self.context.now().timestamp() * 1_000_000), {}
         url = f"{self.bluesky.jetstream_url}/subscribe?{urlencode(query)}"
         reader = _EventReader(self.name, last, seen, self._needles)
         with self._connect(url) as websocket:
@@ -149,13 +150,7 @@ class BlueskySource(Source):
                 user_agent_header=USER_AGENT,
             )
         except InvalidStatus as error:
-            response = error.response
-            raise_for_status(
-                url, response.status_code, response.reason_phrase, response.headers
-            )
-            raise FetchError(
-                f"{url}: HTTP {response.status_code} instead of a websocket; is jetstream_url a Jetstream server?"
-            ) from None
+            refused = error.response
         except TimeoutError:
             raise FetchError(
                 f"{url}: no websocket handshake within {timeout:g}s (raise [http] timeout to wait longer)"
@@ -164,6 +159,10 @@ class BlueskySource(Source):
             raise FetchError(f"{url}: websocket handshake failed: {error}") from None
         except OSError as error:
             raise FetchError(f"{url}: cannot connect: {error}") from None
+        raise_for_status(url, refused.status_code, refused.reason_phrase, refused.headers)
+        raise FetchError(
+            f"{url}: HTTP {refused.status_code} instead of a websocket; is jetstream_url a Jetstream server?"
+        )
 
     def _listen(self, url: str, websocket: ClientConnection, reader: _EventReader) -> None:
         deadline = time.monotonic() + self.bluesky.window.total_seconds()
@@ -258,7 +257,7 @@ class BlueskySource(Source):
             hint = (
                 f"the token in {self.bluesky.token_env} may have expired"
                 if self._token
-                else "searchPosts may need a login: set token_env to a variable holding a Bluesky access token, or use mode = \"jetstream\""
+                else 'searchPosts may need a login: set token_env to a variable holding a Bluesky access token, or use mode = "jetstream"'
             )
             raise AccessDenied(f"{error}; {hint}") from None
         if not isinstance(body, Mapping) or not isinstance(body.get("posts"), list):
@@ -305,11 +304,10 @@ class _EventReader:
         ):
             return  # identity and account events, deletions, other collections
         record = commit.get("record")
-        text = record.get("text") if isinstance(record, dict) else None
-        if not isinstance(text, str):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             self._malformed("a post without text", message)
             return
-        folded = text.casefold()
+        folded = record["text"].casefold()
         if not any(needle in folded for needle in self.needles):
             return
         mention = jetstream_mention(self.source, event, commit, record)
