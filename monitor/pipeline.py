@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.errors import FetchError, HarkenError, SourceError
+from monitor.errors import FetchError, HarkenError, RateLimited, SourceError
 from monitor.health import HealthPolicy, after_failure, failing_alert, silence_alert
 from monitor.mention import Severity, Verdict
 from monitor.source import Source
@@ -91,9 +91,12 @@ def _failed(
         )
         if health.started_failing:
             log.warning("source %s stopped hearing: %s", name, error, extra={"source": name})
-        message = failing_alert(
-            name, str(error), health.failing_since, attempt.disabled_reason, at, policy
-        )
+        # Waiting out a rate limit or a spent read budget is the plan working, not an outage.
+        message = None
+        if not isinstance(error, RateLimited):
+            message = failing_alert(
+                name, str(error), health.failing_since, attempt.disabled_reason, at, policy
+            )
         if message and not health.alerted:
             _open_alert(storage, name, at, message, policy)
     except HarkenError as storage_error:

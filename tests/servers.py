@@ -75,7 +75,7 @@ class HttpServer:
                 try:
                     for chunk in reply.chunks:
                         self.wfile.write(chunk)
-                except (BrokenPipeError, ConnectionResetError):
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
                     pass  # the client gave up, as it should on an oversize body
 
             def log_message(self, format: str, *args: object) -> None:
