@@ -5,8 +5,9 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -42,9 +43,11 @@ class Fetcher:
         max_bytes: int = 10_000_000,
         user_agent: str = USER_AGENT,
         max_redirects: int = 5,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.clock = clock  # wall time, for rate-limit reset times given as dates
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             follow_redirects=True,
@@ -77,7 +80,11 @@ class Fetcher:
                 if response.status_code == 304:
                     return None
                 raise_for_status(
-                    url, response.status_code, response.reason_phrase, response.headers
+                    url,
+                    response.status_code,
+                    response.reason_phrase,
+                    response.headers,
+                    self.clock(),
                 )
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > self.max_bytes:
@@ -133,7 +140,9 @@ class Fetcher:
         return f"{url}: response larger than {self.max_bytes:,} bytes; not read (raise [http] max_bytes to allow it)"
 
 
-def raise_for_status(url: str, status: int, reason: str, headers: Mapping[str, str]) -> None:
+def raise_for_status(
+    url: str, status: int, reason: str, headers: Mapping[str, str], now: float | None = None
+) -> None:
     """Turn an HTTP error status into the SourceError that says what to do about it.
 
     Shared by every source, including those whose platform library makes the request.
@@ -148,7 +157,7 @@ def raise_for_status(url: str, status: int, reason: str, headers: Mapping[str, s
     if status == 410:
         raise SourceGone(f"{where}: the platform retired this address; update the source's config")
     if status == 429:
-        wait = retry_after_seconds(headers)
+        wait = retry_after_seconds(headers, now)
         raise RateLimited(f"{where}: rate limited; waiting {wait:g}s as the platform asks", wait)
     # A 3xx that got here was not followed (no Location): its body is not what we asked for.
     raise FetchError(where)
@@ -171,10 +180,19 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
             pass
     for name in ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset"):
         value = lowered.get(name, "")
+        if not value:
+            continue
         try:
             number = float(value)
         except ValueError:
-            continue
+            # Mastodon sends an ISO 8601 time.
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return max(moment.timestamp() - now, 0.0)
         # X sends an epoch time; the IETF draft and others send seconds from now.
         return max(number - now, 0.0) if number > 1_000_000_000 else number
     return DEFAULT_RATE_LIMIT_WAIT

@@ -21,11 +21,11 @@ from monitor.errors import (
     AccessDenied,
     BadPayload,
     FetchError,
+    NotConfigured,
     RateLimited,
     SourceError,
     SourceGone,
 )
-from monitor.fetch import raise_for_status
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
 from sources.text import html_to_text
@@ -133,7 +133,7 @@ class MastodonSource(Source):
             dict.fromkeys(f'"{t}"' if " " in t.strip() else t.strip() for t in context.terms)
         )
         if not self.hashtags and not self._searching():
-            raise SourceError.__subclasses__()[0](  # NotConfigured, without a second import
+            raise NotConfigured(
                 f"{name}: nothing to follow: no hashtags (no brand term is a single word) and no "
                 f"search (set hashtags, or put a token for {self.token_instance} in {settings.token_env})"
             )
@@ -165,17 +165,17 @@ class MastodonSource(Source):
             fetched += heard.fetched
             for mention in heard.mentions:
                 found.setdefault(mention.id, mention)
-            states[instance] = {"since": {**state.get("since", {}), **heard.newest}}
+            states[instance] = {"since": _newest(state.get("since", {}), heard.newest)}
             if heard.search:
                 states[instance]["search"] = heard.search
         if len(failures) == len(settings.instances):
             raise _gravest(failures)
-        for instance, error in failures:
+        for instance, problem in failures:
             log.warning(
                 "source %s: instance %s failed, keeping the others' results: %s",
                 self.name,
                 instance,
-                error,
+                problem,
             )
         remembered = [uri for uri in cursor.get("seen", ()) if uri not in found]
         return Poll(
@@ -225,26 +225,14 @@ class MastodonSource(Source):
                     break
                 statuses = found.get("statuses") if isinstance(found, dict) else None
                 if not isinstance(statuses, list):
-                    raise BadPayload(f"{url}: expected {{\"statuses\": [...]}}, got {_kind(found)}")
+                    raise BadPayload(f'{url}: expected {{"statuses": [...]}}, got {_kind(found)}')
                 self._take(heard, feed, instance, url, statuses)
         return heard
 
     def _get(self, url: str, params: dict[str, str | int], headers: dict[str, str]) -> Any:
-        try:
-            return self.fetcher.get_json(url, params=params, headers=headers)
-        except RateLimited as error:
-            reset = _reset_time(error)
-            if reset is None:
-                raise
-            wait = max((reset - self.context.now()).total_seconds(), 0.0)
-            raise RateLimited(
-                f"{url}: HTTP 429: rate limited until {reset:%Y-%m-%d %H:%M:%S} UTC; waiting {wait:g}s as the instance asks",
-                wait,
-            ) from None
+        return self.fetcher.get_json(url, params=params, headers=headers)
 
-    def _take(
-        self, heard: _Heard, feed: str, instance: str, url: str, statuses: list[Any]
-    ) -> None:
+    def _take(self, heard: _Heard, feed: str, instance: str, url: str, statuses: list[Any]) -> None:
         heard.fetched += len(statuses)
         for status in statuses:
             ident = status.get("id") if isinstance(status, dict) else None
@@ -329,30 +317,18 @@ def _published(value: object) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _newest(before: Mapping[str, str], now: Mapping[str, str]) -> dict[str, str]:
+    """Each feed's newest id of the two; an instance may return older ids than asked for."""
+    merged = dict(before)
+    for feed, ident in now.items():
+        if feed not in merged or _id_order(ident) > _id_order(merged[feed]):
+            merged[feed] = ident
+    return merged
+
+
 def _id_order(ident: str) -> tuple[int, str]:
     # Mastodon's ids are digits and Pleroma's fixed-width base62: longer is newer, then by text.
     return len(ident), ident
-
-
-def _reset_time(error: RateLimited) -> datetime | None:
-    """When the instance's limit resets, from the X-RateLimit-Reset of the 429 behind ``error``.
-
-    Mastodon sends an ISO timestamp, which ``fetch.retry_after_seconds`` does not read, and the
-    fetcher does not hand the headers on. Until it does, they are read where they were checked.
-    """
-    trace = error.__traceback__
-    while trace is not None:
-        if trace.tb_frame.f_code is raise_for_status.__code__:
-            headers = trace.tb_frame.f_locals.get("headers")
-            if not isinstance(headers, Mapping):
-                return None
-            lowered = {str(name).lower(): str(value) for name, value in headers.items()}
-            if lowered.get("retry-after"):  # the fetcher already honoured it
-                return None
-            reset = _published(lowered.get("x-ratelimit-reset", "").strip())
-            return reset if reset is not None else None
-        trace = trace.tb_next
-    return None
 
 
 def _gravest(failures: list[tuple[str, SourceError]]) -> SourceError:

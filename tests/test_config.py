@@ -10,6 +10,7 @@ import pytest
 
 from monitor.config import Config, config_path, load_config
 from monitor.errors import ConfigError
+from monitor.source import source_kinds
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config.toml"
 
@@ -22,6 +23,9 @@ terms = ["Acme"]
 oncall = ["oncall@example.com"]
 marketing = ["marketing@example.com"]
 """
+
+
+KINDS = ", ".join(sorted(source_kinds()))
 
 
 def write(directory: Path, text: str, name: str = "config.toml") -> Path:
@@ -71,8 +75,8 @@ def test_every_mistake_is_reported_at_its_line_all_at_once(tmp_path: Path) -> No
         url = "hnrss.org/newest?q=Acme"
         every = "5 minutes"
 
-        [sources.mastodon]
-        type = "mastodon"
+        [sources.friendster]
+        type = "friendster"
 
         [recipients]
         oncall = ["oncall@example.com"]
@@ -89,7 +93,7 @@ def test_every_mistake_is_reported_at_its_line_all_at_once(tmp_path: Path) -> No
         f'{path}:4:1: organisation.timezone: unknown timezone "Europe/Londn"; use an IANA name such as "Europe/London" or "UTC"',
         f'{path}:12:1: sources.hn_acme.url: "hnrss.org/newest?q=Acme" is not an http(s) URL',
         f'{path}:13:1: sources.hn_acme.every: "5 minutes" is not a duration; write a number and a unit, e.g. "90s", "5m", "2h", "7d"',
-        f'{path}:16:1: sources.mastodon: unknown type "mastodon"; installed kinds: rss',
+        f'{path}:16:1: sources.friendster: unknown type "friendster"; installed kinds: {KINDS}',
         f'{path}:22:3: unknown key "email.hots" (did you mean "host"?)',
         f'{path}:25:1: http.timeout: "20 seconds" is not a duration; write a number and a unit, e.g. "90s", "5m", "2h", "7d"',
     ]
@@ -151,7 +155,7 @@ def test_a_source_without_a_type_lists_the_installed_kinds(tmp_path: Path) -> No
     path = write(tmp_path, MINIMAL + '\n[sources.news]\nurl = "https://news.example/feed"\n')
 
     assert problems(path) == [
-        f'{path}:9:1: missing required key "sources.news.type"; installed kinds: rss'
+        f'{path}:9:1: missing required key "sources.news.type"; installed kinds: {KINDS}'
     ]
 
 
