@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts import DeliveryReport, alert_subject, deliver_pending, retry_delay
+from monitor.alerts import (
+    DeliveryReport,
+    alert_subject,
+    deliver_pending,
+    retry_delay,
+    source_alert_subject,
+)
 from monitor.config import Config, Settings
 from monitor.mailer import Mailer
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
@@ -229,3 +235,74 @@ def test_a_broken_template_delays_alerts_and_names_the_line(
     assert smtp_server.inbox == []
     assert f"{folder / 'alert.txt.j2'}:2: " in caplog.text
     assert "has no attribute 'titel'" in caplog.text
+
+
+def test_a_source_alert_reaches_the_admins_with_a_subject_of_trusted_words(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    details = "HTTP 503 from news.example.org: <b>Bcc: evil@x</b>\r\nSubject: pwned"
+    alert_id = storage.enqueue_source_alert(
+        "hn_acme", NOW, f"stopped hearing: {details}\nHarken retries every 5 minutes.", ()
+    )
+
+    assert deliver(storage, config) == DeliveryReport(sent=1)
+
+    [message] = smtp_server.inbox
+    assert message["Subject"] == "[Harken] Source hn_acme: stopped hearing"
+    assert message["Bcc"] is None
+    assert message["X-Envelope-To"] == "ops@example.org, cto@example.org"  # alerts.notify
+    assert message["Message-ID"] == f"<harken-alert-{alert_id}@harken>"
+    text, html = message.iter_parts()
+    plain = text.get_content()
+    assert "Source hn_acme: stopped hearing" in plain
+    assert "HTTP 503 from news.example.org: <b>Bcc: evil@x</b>" in plain
+    assert "Harken retries every 5 minutes." in plain
+    assert "2024-05-02 09:00 BST" in plain  # queued, in the organisation's timezone
+    markup = html.get_content()
+    assert "<b>" not in markup
+    assert "&lt;b&gt;Bcc: evil@x&lt;/b&gt;" in markup
+    assert storage.alert_counts() == {"pending": 0, "sent": 1, "failed": 0}
+
+
+def test_a_source_alert_goes_to_the_groups_it_names_and_is_retried(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    settings = make_config(tmp_path, smtp_server.port).settings
+    config = Config(
+        settings.model_copy(
+            update={"recipients": {"oncall": ["ops@example.org"], "admins": ["it@example.org"]}}
+        ),
+        {},
+        tmp_path / "config.toml",
+    )
+    storage.enqueue_source_alert("reddit_acme", NOW, "disabled\n401 Unauthorized", ["admins"])
+    smtp_server.refusing = True
+
+    assert deliver(storage, config) == DeliveryReport(retrying=1)
+    smtp_server.refusing = False
+    assert deliver(storage, config, NOW + timedelta(minutes=1)) == DeliveryReport(sent=1)
+
+    [message] = smtp_server.inbox
+    assert message["X-Envelope-To"] == "it@example.org"
+    assert message["Subject"] == "[Harken] Source reddit_acme: disabled"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "down\rBcc: evil@x",
+        "Bcc evil@x: hello",
+        "<script>alert(1)</script>",
+        "",
+        "a state far too long to be one of the few words Harken itself writes here",
+    ],
+)
+def test_a_source_alert_subject_never_carries_other_text(message: str) -> None:
+    assert source_alert_subject("hn_acme", "silent: nothing for 3 days") == (
+        "[Harken] Source hn_acme: silent"
+    )
+    assert source_alert_subject("hn_acme", message) == "[Harken] Source hn_acme: needs attention"
+    assert source_alert_subject("hn\r\nBcc: x", "is hearing again") == (
+        "[Harken] Source hn Bcc: x: is hearing again"
+    )

@@ -1,6 +1,12 @@
-"""Alerts: urgent verdicts emailed from the outbox, with retries and backoff."""
+"""Alerts: urgent verdicts and source health emailed from the outbox, with retries and backoff."""
 
-from monitor.alerts.compose import alert_message_id, alert_subject, compose_alert
+from monitor.alerts.compose import (
+    alert_message_id,
+    alert_subject,
+    compose_alert,
+    compose_source_alert,
+    source_alert_subject,
+)
 from monitor.alerts.outbox import DeliveryReport, Outbox, deliver_pending, retry_delay
 
 __all__ = [
@@ -9,6 +15,8 @@ __all__ = [
     "alert_message_id",
     "alert_subject",
     "compose_alert",
+    "compose_source_alert",
     "deliver_pending",
     "retry_delay",
+    "source_alert_subject",
 ]

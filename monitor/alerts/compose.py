@@ -1,16 +1,24 @@
-"""One alert email from one verdict: subject from trusted words only, body from the templates."""
+"""One alert email from one verdict or one source's state: subject from trusted words only,
+body from the templates."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from monitor.mailer import Email
+from monitor.mailer import Email, clean_header
 from monitor.mention import Verdict
 from monitor.templating import Templates
 
 TEXT_TEMPLATE = "alert.txt.j2"
 HTML_TEMPLATE = "alert.html.j2"
+SOURCE_TEXT_TEMPLATE = "source_alert.txt.j2"
+SOURCE_HTML_TEMPLATE = "source_alert.html.j2"
 _SENTIMENT_WORDS = {"negative", "neutral", "positive"}
+# A source alert's state line reaches the subject only if it is a few plain words.
+_STATE_WORDS = re.compile(r"[A-Za-z][A-Za-z0-9 ,'-]{0,47}")
+_UNKNOWN_STATE = "needs attention"
+_SOURCE_NAME_LIMIT = 60
 
 
 def alert_subject(verdict: Verdict) -> str:
@@ -48,4 +56,53 @@ def compose_alert(
         subject=alert_subject(verdict),
         text=templates.render(TEXT_TEMPLATE, context),
         html=templates.render(HTML_TEMPLATE, context),
+    )
+
+
+def split_source_message(message: str) -> tuple[str, str]:
+    """A source alert's message as (state, details).
+
+    The state is the first line up to its first colon (``stopped hearing`` in ``stopped
+    hearing: HTTP 503 since 09:00``); the details are everything after it.
+    """
+    first, _, rest = message.strip().partition("\n")
+    state, _, tail = first.partition(":")
+    details = "\n".join(part for part in (tail.strip(), rest.strip()) if part)
+    return state.strip(), details
+
+
+def source_alert_subject(source: str, message: str) -> str:
+    """``[Harken] Source hn_acme: stopped hearing``; details and platform text stay in the body."""
+    state, _ = split_source_message(message)
+    if not _STATE_WORDS.fullmatch(state):
+        state = _UNKNOWN_STATE
+    return f"[Harken] Source {clean_header(source, _SOURCE_NAME_LIMIT)}: {state}"
+
+
+def compose_source_alert(
+    source: str,
+    message: str,
+    templates: Templates,
+    *,
+    alert_id: int,
+    created_at: datetime,
+    organisation: str,
+    timezone: str,
+) -> Email:
+    """Render the source alert templates for one message about a source."""
+    state, details = split_source_message(message)
+    context = {
+        "source": source,
+        "message": message,
+        "state": state,
+        "details": details,
+        "alert_id": alert_id,
+        "created_at": created_at,
+        "organisation": organisation,
+        "timezone": timezone,
+    }
+    return Email(
+        subject=source_alert_subject(source, message),
+        text=templates.render(SOURCE_TEXT_TEMPLATE, context),
+        html=templates.render(SOURCE_HTML_TEMPLATE, context),
     )

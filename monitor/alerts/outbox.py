@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.alerts.compose import alert_message_id, compose_alert
+from monitor.alerts.compose import alert_message_id, compose_alert, compose_source_alert
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.mailer import Sender
@@ -101,12 +101,27 @@ def _deliver(
             f"alert {alert.id}: recipient groups {', '.join(groups) or '(none)'} have no email addresses; add them under [recipients] in config.toml"
         )
     organisation = config.settings.organisation
-    email = compose_alert(
-        alert.verdict,
-        templates,
-        alert_id=alert.id,
-        created_at=alert.created_at,
-        organisation=organisation.name,
-        timezone=organisation.timezone,
-    )
+    if alert.verdict is not None:
+        email = compose_alert(
+            alert.verdict,
+            templates,
+            alert_id=alert.id,
+            created_at=alert.created_at,
+            organisation=organisation.name,
+            timezone=organisation.timezone,
+        )
+    elif alert.source is not None and alert.message is not None:
+        email = compose_source_alert(
+            alert.source,
+            alert.message,
+            templates,
+            alert_id=alert.id,
+            created_at=alert.created_at,
+            organisation=organisation.name,
+            timezone=organisation.timezone,
+        )
+    else:
+        raise DeliveryError(
+            f"alert {alert.id}: a {alert.kind} alert without a mention or a source message; nothing to send"
+        )
     mailer.send(addresses, email.subject, email.text, email.html, message_id, date=now)

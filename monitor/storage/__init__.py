@@ -4,7 +4,7 @@ The schema is created and upgraded by the Alembic migrations in ``migrations/`` 
 ``Storage`` is opened; no alembic.ini is involved.
 """
 
-from monitor.storage.records import PendingAlert, SourceHealth, StoredVerdict
+from monitor.storage.records import PendingAlert, Sighting, SourceHealth, StoredVerdict
 from monitor.storage.store import Storage
 
-__all__ = ["PendingAlert", "SourceHealth", "Storage", "StoredVerdict"]
+__all__ = ["PendingAlert", "Sighting", "SourceHealth", "Storage", "StoredVerdict"]

@@ -10,7 +10,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event, exc, make_url, text
+from sqlalchemy import Dialect, Engine, create_engine, event, exc, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
 from monitor.errors import StorageError
@@ -82,6 +83,13 @@ def _begin_sqlite(connection: Any) -> None:
     # transaction that reads first would fail outright ("database is locked") if another
     # process wrote in between.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert(dialect: Dialect, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that knows the backend's ON CONFLICT clauses."""
+    if dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def upgrade(engine: Engine) -> None:

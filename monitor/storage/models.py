@@ -30,6 +30,11 @@ NAMING_CONVENTION = {
 }
 
 
+# Alert statuses and kinds as stored.
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+MENTION_ALERT, SOURCE_ALERT = "mention", "source"
+
+
 class UtcDateTime(types.TypeDecorator[datetime]):
     """An aware UTC datetime on every backend; SQLite, which has no zones, stores it naive."""
 
@@ -151,14 +156,14 @@ class AlertRow(Base):
     __table_args__ = (Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(20), server_default="mention")  # mention | source
+    kind: Mapped[str] = mapped_column(String(20), server_default=MENTION_ALERT)
     mention_id: Mapped[int | None] = mapped_column(  # kind "mention"
         ForeignKey("mentions.id", ondelete="CASCADE"), index=True
     )
     source: Mapped[str | None]  # kind "source": the configured source's name
-    message: Mapped[str | None]  # kind "source": state word(s) on the first line, then details
+    message: Mapped[str | None]  # kind "source": "state: details" (enqueue_source_alert)
     groups: Mapped[list[str]]
-    status: Mapped[str] = mapped_column(String(20))  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(20))  # PENDING | SENT | FAILED
     attempts: Mapped[int]
     last_error: Mapped[str | None]
     created_at: Mapped[datetime]

@@ -38,7 +38,7 @@ class PendingAlert:
     created_at: datetime
     kind: str = "mention"  # mention | source
     source: str | None = None  # the source it concerns (for a mention, the one that stored it)
-    message: str | None = None  # kind "source": state word(s) on the first line, then details
+    message: str | None = None  # kind "source": "state: details" (enqueue_source_alert)
 
 
 @dataclass(frozen=True)

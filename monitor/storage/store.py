@@ -7,24 +7,29 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
 from monitor.mention import Poll, Severity, Verdict
-from monitor.storage import database, rows
+from monitor.storage import database, rows, stories
 from monitor.storage.models import (
+    FAILED,
+    PENDING,
+    SENT,
+    SOURCE_ALERT,
     AlertRow,
     CursorRow,
     DigestRow,
     MentionRow,
+    SightingRow,
     SourceHealthRow,
     VerdictRow,
 )
-from monitor.storage.records import PendingAlert, SourceHealth, StoredVerdict
+from monitor.storage.records import PendingAlert, Sighting, SourceHealth, StoredVerdict
+from monitor.urls import canonical_url
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
 _SEVERITY_RANK = case(
     {severity.value: severity.rank for severity in Severity},
     value=VerdictRow.severity,
@@ -55,9 +60,7 @@ class Storage:
             yield session
 
     def _insert(self, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
-        if self._engine.dialect.name == "postgresql":
-            return postgresql.insert(model)
-        return sqlite.insert(model)
+        return database.insert(self._engine.dialect, model)
 
     def cursor(self, source: str) -> dict[str, Any]:
         """The source's cursor as its last poll left it; {} if it was never polled."""
@@ -75,8 +78,10 @@ class Storage:
     ) -> list[Verdict]:
         """Store the poll's new matched verdicts, its cursor and their alerts in one transaction.
 
-        Returns the verdicts stored by this call, in input order; items already stored (by an
-        earlier poll or a concurrent process) are skipped.
+        A story already stored under the same canonical URL, through any source, is not stored
+        again: the item becomes one more sighting of it, with no alert. Returns the verdicts
+        stored by this call, in input order; items already stored (by an earlier poll or a
+        concurrent process) are skipped.
         """
         for verdict in verdicts:
             if verdict.mention.source != source:
@@ -84,32 +89,13 @@ class Storage:
                     f"mention {verdict.mention.id!r} is from source {verdict.mention.source!r}, "
                     f"not {source!r}"
                 )
+        matched = [(v, canonical_url(v.mention.url)) for v in verdicts if v.matched]
         fresh: list[Verdict] = []
         with self._transaction(f"save a poll of source {source!r}") as session:
-            for verdict in verdicts:
-                if not verdict.matched:
-                    continue
-                mention_id = session.scalar(
-                    self._insert(MentionRow)
-                    .values(rows.mention_values(verdict.mention, now))
-                    .on_conflict_do_nothing(index_elements=["source", "item_id"])
-                    .returning(MentionRow.id)
-                )
-                if mention_id is None:
-                    continue
-                session.execute(insert(VerdictRow).values(rows.verdict_values(mention_id, verdict)))
-                if alert_if(verdict):
-                    session.execute(
-                        insert(AlertRow).values(
-                            mention_id=mention_id,
-                            groups=list(verdict.notify),
-                            status=PENDING,
-                            attempts=0,
-                            created_at=now,
-                            next_attempt_at=now,
-                        )
-                    )
-                fresh.append(verdict)
+            stories.lock(session, {key for _, key in matched if key})
+            for verdict, key in matched:
+                if stories.save_verdict(session, verdict, key, now, alert_if):
+                    fresh.append(verdict)
             upsert = self._insert(CursorRow).values(
                 source=source, state=dict(poll.cursor), updated_at=now
             )
@@ -120,6 +106,31 @@ class Storage:
                 )
             )
         return fresh
+
+    def sightings(self, mention_id: int) -> list[Sighting]:
+        """Every source item that reached the stored mention, first seen first."""
+        query = (
+            select(SightingRow)
+            .where(SightingRow.mention_id == mention_id)
+            .order_by(SightingRow.seen_at, SightingRow.id)
+        )
+        with self._transaction(f"read the sightings of mention {mention_id}") as session:
+            return [rows.sighting(row) for row in session.scalars(query)]
+
+    def mentions_stored_since(self, source: str, since: datetime) -> int:
+        """Matched items of the source stored since ``since``, repeats of other sources' stories too."""
+        query = select(func.count()).where(
+            SightingRow.source == source, SightingRow.seen_at >= since
+        )
+        with self._transaction(f"count the mentions of source {source!r}") as session:
+            count = session.scalar(query)
+        return int(count or 0)
+
+    def last_stored_at(self, source: str) -> datetime | None:
+        """When the source's latest matched item was stored (or sighted as a repeat); None if never."""
+        query = select(func.max(SightingRow.seen_at)).where(SightingRow.source == source)
+        with self._transaction(f"read the latest mention of source {source!r}") as session:
+            return session.scalar(query)
 
     def verdicts_between(self, start: datetime, end: datetime) -> list[StoredVerdict]:
         """Matched mentions stored in [start, end): most severe first, then newest first."""
@@ -142,24 +153,39 @@ class Storage:
         """Alerts due for delivery at ``now``, oldest first."""
         query = (
             select(AlertRow, MentionRow, VerdictRow)
-            .join(MentionRow, MentionRow.id == AlertRow.mention_id)
-            .join(VerdictRow, VerdictRow.mention_id == MentionRow.id)
+            .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
+            .outerjoin(VerdictRow, VerdictRow.mention_id == MentionRow.id)
             .where(AlertRow.status == PENDING, AlertRow.next_attempt_at <= now)
             .order_by(AlertRow.created_at, AlertRow.id)
             .limit(limit)
         )
         with self._transaction("read pending alerts") as session:
             found = session.execute(query).all()
-        return [
-            PendingAlert(
-                id=alert.id,
-                verdict=rows.verdict(mention, verdict),
-                groups=tuple(alert.groups),
-                attempts=alert.attempts,
-                created_at=alert.created_at,
-            )
-            for alert, mention, verdict in found
-        ]
+        return [rows.pending_alert(alert, mention, verdict) for alert, mention, verdict in found]
+
+    def enqueue_source_alert(
+        self, source: str, now: datetime, message: str, groups: Sequence[str]
+    ) -> int:
+        """Queue an email about a source itself; returns the alert's id.
+
+        ``message`` starts with a short state in Harken's own words, ended by a colon or a line
+        break (``stopped hearing: HTTP 503 since 09:00``): only that state reaches the subject.
+        The details after it, platform text included, only reach the body.
+        """
+        row = AlertRow(
+            kind=SOURCE_ALERT,
+            source=source,
+            message=message,
+            groups=list(groups),
+            status=PENDING,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        with self._transaction(f"queue an alert about source {source!r}") as session:
+            session.add(row)
+            session.flush()
+        return row.id
 
     def mark_alert_sent(self, alert_id: int, now: datetime, message_id: str) -> None:
         """Record that the alert was delivered."""
@@ -241,29 +267,55 @@ class Storage:
         with self._transaction("record a digest") as session:
             session.add(row)
 
-    def record_source_result(self, source: str, now: datetime, error: str | None) -> SourceHealth:
-        """Record one poll's outcome; the result says if the source started failing or recovered."""
+    def record_source_result(
+        self,
+        source: str,
+        now: datetime,
+        error: str | None,
+        *,
+        retry_at: datetime | None = None,
+        disabled_reason: str | None = None,
+    ) -> SourceHealth:
+        """Record one poll's outcome; the result says if the source started failing or recovered.
+
+        A failure counts one more consecutive failure and keeps ``retry_at`` (the earliest next
+        poll) and ``disabled_reason``; a success clears all three.
+        """
         with self._transaction(f"record the health of source {source!r}") as session:
-            # Create the row first so the lock below has something to hold on PostgreSQL.
-            session.execute(
-                self._insert(SourceHealthRow).values(source=source).on_conflict_do_nothing()
-            )
-            row = session.scalars(
-                select(SourceHealthRow).where(SourceHealthRow.source == source).with_for_update()
-            ).one()
+            row = self._health_row(session, source)
             started_failing = recovered = False
             if error is None:
                 recovered = row.failing_since is not None
                 row.last_success_at = now
                 row.failing_since = None
+                row.consecutive_failures = 0
+                row.backoff_until = None
+                row.disabled_reason = None
             else:
                 started_failing = row.failing_since is None
                 row.last_error = error
                 row.last_error_at = now
                 if started_failing:
                     row.failing_since = now
+                row.consecutive_failures += 1
+                row.backoff_until = retry_at
+                row.disabled_reason = disabled_reason
             session.flush()
             return rows.health(row, started_failing=started_failing, recovered=recovered)
+
+    def set_source_alerted(self, source: str, alerted: bool) -> None:
+        """Record whether an admin health alert about the source is open."""
+        with self._transaction(f"record the health alert of source {source!r}") as session:
+            self._health_row(session, source).alerted = alerted
+
+    def _health_row(self, session: Session, source: str) -> SourceHealthRow:
+        # Create the row first so the lock below has something to hold on PostgreSQL.
+        session.execute(
+            self._insert(SourceHealthRow).values(source=source).on_conflict_do_nothing()
+        )
+        return session.scalars(
+            select(SourceHealthRow).where(SourceHealthRow.source == source).with_for_update()
+        ).one()
 
     def source_health(self) -> list[SourceHealth]:
         """Every source's health, by name."""

@@ -69,9 +69,7 @@ def upgrade() -> None:
 
     # Nothing refers to alerts, so SQLite may copy it to make mention_id nullable.
     with op.batch_alter_table("alerts") as batch:
-        batch.add_column(
-            sa.Column("kind", sa.String(20), server_default="mention", nullable=False)
-        )
+        batch.add_column(sa.Column("kind", sa.String(20), server_default="mention", nullable=False))
         batch.add_column(sa.Column("source", sa.Text(), nullable=True))
         batch.add_column(sa.Column("message", sa.Text(), nullable=True))
         batch.alter_column("mention_id", existing_type=sa.Integer(), nullable=True)
