@@ -39,6 +39,17 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _MAX_UNWRAP = 3  # a redirect wrapping a redirect wrapping… stops somewhere
 
 
+def unwrap_redirect(url: str) -> str:
+    """The page a Google redirect link (as in Google Alerts feeds) points at; others unchanged."""
+    for _ in range(_MAX_UNWRAP):
+        parts = _split(url)
+        target = _redirect_target(parts[0], parts[2], parts[3]) if parts else None
+        if target is None:
+            return url
+        url = target
+    return url
+
+
 def canonical_url(url: str) -> str:
     """The URL reduced to what names the page, or "" when it is empty or not http(s).
 

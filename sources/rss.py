@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from monitor.errors import BadPayload
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
+from monitor.urls import unwrap_redirect
 from sources.text import html_to_text
 
 # A feed is a window of recent items; remembering the ids of the last window is how we know
@@ -153,6 +154,8 @@ def _to_mention(source: str, entry: Any, feed_language: str) -> Mention:
     link = str(entry.get("link") or "")
     # feedparser copies a guid or Atom id into "link" when there is none: "tag:…" is no address.
     url = link if link.startswith(("http://", "https://")) else ""
+    # Google Alerts feeds wrap every link in a google.com/url redirect: keep the real page.
+    url = unwrap_redirect(url)
     item_id = str(entry.get("id") or link or _digest(title, text))
     author = str(entry.get("author") or "")
     return Mention(

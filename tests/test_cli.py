@@ -296,3 +296,33 @@ def test_digest_without_an_output_says_what_to_give(harness: Harness) -> None:
     result = harness.harken("digest")
     assert result.returncode == 2
     assert "--out" in result.stderr
+
+
+def test_one_story_through_two_sources_is_stored_and_alerted_once(
+    harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
+) -> None:
+    angry = "Acme lost my order and support ignores me. Terrible, awful service!"
+    http_server.routes["/alerts.xml"] = Reply(
+        rss_feed(("g1", "Acme loses orders", angry)).replace(
+            b"https://news.example/g1",
+            b"https://www.google.com/url?rct=j&amp;sa=t&amp;url=https://news.example/story%3Futm_source%3Dalert&amp;ct=ga",
+        )
+    )
+    http_server.routes["/direct.xml"] = Reply(
+        rss_feed(("d1", "Acme loses orders", angry)).replace(
+            b"https://news.example/d1", b"https://news.example/story"
+        )
+    )
+    harness.write_config(
+        {"alerts": http_server.url("/alerts.xml"), "direct": http_server.url("/direct.xml")},
+        smtp_server.port,
+    )
+    assert harness.harken("poll").returncode == 0
+    with sqlite3.connect(harness.database) as connection:
+        mentions = connection.execute("select url from mentions").fetchall()
+        sightings = sorted(row[0] for row in connection.execute("select source from sightings"))
+    assert mentions == [
+        ("https://news.example/story?utm_source=alert",)
+    ]  # the Google wrapper is gone
+    assert sightings == ["alerts", "direct"]
+    assert len(smtp_server.inbox) == 1
