@@ -326,3 +326,37 @@ def test_one_story_through_two_sources_is_stored_and_alerted_once(
     ]  # the Google wrapper is gone
     assert sightings == ["alerts", "direct"]
     assert len(smtp_server.inbox) == 1
+
+
+def test_sources_list_shows_health_and_installed_kinds(
+    harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
+) -> None:
+    http_server.routes["/broken.xml"] = Reply(b"no", status=401)
+    harness.write_config(
+        {"news": http_server.url("/news.xml"), "broken": http_server.url("/broken.xml")},
+        smtp_server.port,
+        extra='[sources.quiet]\ntype = "rss"\nurl = "https://quiet.example/feed"\nenabled = false\n',
+    )
+    harness.harken("poll")
+    result = harness.harken("sources", "list")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "3" in rows["news"].split()  # three mentions stored in the last day
+    assert "ok" in rows["news"]
+    assert "disabled until restart" in rows["broken"]
+    assert "401" in rows["broken"]
+    assert "off (enabled = false)" in rows["quiet"]
+    kinds = result.stdout.strip().splitlines()[-1]
+    assert kinds == "installed kinds: bluesky, hackernews, mastodon, reddit, rss, x"
+
+
+def test_sources_test_shows_what_would_be_stored_and_stores_nothing(harness: Harness) -> None:
+    result = harness.harken("sources", "test", "news")
+    assert result.returncode == 0, result.stderr
+    assert "Acme is a scam" in result.stdout
+    assert "Weather this weekend" not in result.stdout
+    assert result.stdout.strip().endswith("5 fetched, 5 new, 3 name a brand and would be stored")
+    assert not harness.database.exists()
+    unknown = harness.harken("sources", "test", "nope")
+    assert unknown.returncode == 2
+    assert 'no source "nope"' in unknown.stderr
