@@ -311,7 +311,8 @@ def describe_sources(harken: Harken) -> list[tuple[str, ...]]:
             )
         else:
             state = "failing" if entry and entry.failing_since else "ok"
-            next_poll = _when(last_attempt + settings.every) if last_attempt else "at start"
+            due = last_attempt + settings.every if last_attempt else None
+            next_poll = _when(due) if due and due > now else "due now"
         error = (entry.last_error or "") if entry and entry.failing_since else ""
         note = source.describe(harken.storage.cursor(name)) if source else ""
         rows.append(
