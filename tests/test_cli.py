@@ -360,3 +360,31 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(harness: Har
     unknown = harness.harken("sources", "test", "nope")
     assert unknown.returncode == 2
     assert 'no source "nope"' in unknown.stderr
+
+
+def test_rules_test_explains_one_post(harness: Harness) -> None:
+    result = harness.harken(
+        "rules", "test", "Acme is awful, terrible, I hate them", "--followers", "50"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "severity: urgent" in result.stdout
+    assert "angry-complaint" in result.stdout
+    assert "sentiment" in result.stdout.split("why:")[1]
+
+
+def test_rules_backtest_says_what_a_new_rule_set_would_change(harness: Harness) -> None:
+    assert harness.harken("poll").returncode == 0  # "Acme is a scam" is stored as urgent
+    calm = harness.folder / "calm"
+    calm.mkdir()
+    (calm / "calm.toml").write_text(
+        '[[rule]]\nname = "everything-low"\ndescription = "nothing is urgent"\nseverity = "low"\n',
+        encoding="utf-8",
+    )
+    result = harness.harken("rules", "backtest", "--since", "1d", "--rules", str(calm))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("replayed 3 mentions")
+    no_longer = result.stdout.split("no longer urgent: ")[1]
+    assert no_longer.startswith("1")
+    assert "Acme is a scam" in no_longer
+    assert "everything-low: 0 -> 3  (+3)" in result.stdout
+    assert "angry-complaint: 1 -> 0  (-1)" in result.stdout
