@@ -33,6 +33,19 @@ def load_config_rules(config: Config, path: Path | None = None) -> RuleSet:
     )
 
 
+def rules_version(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when a rule file is edited, added or removed: names, sizes and mtimes."""
+    files = [path] if path.is_file() else sorted(path.glob("*.toml")) if path.is_dir() else []
+    version = []
+    for file in files:
+        try:
+            stat = file.stat()
+        except OSError:
+            continue
+        version.append((file.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(version)
+
+
 def build_triage(config: Config, rules: RuleSet) -> Triage:
     settings = config.settings
     return Triage(

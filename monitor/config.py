@@ -119,6 +119,7 @@ class DigestSettings(_Section):
 
 class RulesSettings(_Section):
     path: str = "rules"
+    check_every: Duration = timedelta(seconds=10)  # the daemon reloads edited rule files
 
 
 class TemplatesSettings(_Section):

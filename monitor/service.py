@@ -8,7 +8,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from monitor.alerts import DeliveryReport, deliver_pending
-from monitor.app import build_fetcher, build_sources, build_triage, load_config_rules, utc_now
+from monitor.app import (
+    build_fetcher,
+    build_sources,
+    build_triage,
+    load_config_rules,
+    rules_version,
+    utc_now,
+)
 from monitor.config import Config
 from monitor.digest import Digest, build_digest, send_digest
 from monitor.errors import HarkenError
@@ -31,7 +38,9 @@ class Harken:
         self.config = config
         self.now = now
         # Rules first: a broken rule file stops start-up before anything else is touched.
+        self._rules_version = rules_version(config.rules_path)
         self.triage = build_triage(config, load_config_rules(config))
+        self._broken_rules_version: tuple[tuple[str, int, int], ...] | None = None
         self.storage = Storage(config.storage_url)
         self.fetcher = build_fetcher(config)
         self.sources = build_sources(config, self.fetcher, now)
@@ -84,6 +93,41 @@ class Harken:
             log.debug("source %s: skipped, %s", source.name, reason, extra={"source": source.name})
             return None
         return self.poll(source)
+
+    def reload_rules(self) -> bool:
+        """Pick up edited rule files. A broken edit keeps the last good rules and tells the admins.
+
+        Returns True when new rules were loaded.
+        """
+        version = rules_version(self.config.rules_path)
+        if version == self._rules_version or version == self._broken_rules_version:
+            return False
+        try:
+            triage = build_triage(self.config, load_config_rules(self.config))
+        except HarkenError as error:
+            self._broken_rules_version = version
+            log.error("rules: the edit is broken; the last good rules keep running:\n%s", error)
+            problems = "\n".join(str(error).splitlines()[:10])
+            try:
+                self.storage.enqueue_source_alert(
+                    "rules",
+                    self.now(),
+                    f"broken edit: the last good rules keep running until this is fixed:\n{problems}",
+                    self.health_policy.notify,
+                )
+                self.deliver_alerts()
+            except HarkenError as storage_error:
+                log.error("rules: could not alert the admins: %s", storage_error)
+            return False
+        self.triage = triage
+        self._rules_version = version
+        self._broken_rules_version = None
+        log.info(
+            "rules: reloaded %d rules from %d files",
+            len(triage.rules.rules),
+            len(triage.rules.files),
+        )
+        return True
 
     def check_silence(self) -> None:
         for source in self.sources:

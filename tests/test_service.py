@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config
+from monitor.mention import Mention, Severity
 from monitor.service import Harken
 from tests.harness import Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
@@ -90,3 +91,40 @@ def test_a_failed_digest_leaves_no_gap(
     harken.send_scheduled_digest()
     assert harken.storage.last_digest_end() == START + timedelta(hours=26)
     assert "Acme ships v2" in smtp_server.inbox[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_an_edited_rule_file_is_picked_up_and_a_broken_edit_keeps_the_last_good_rules(
+    tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    rule_file = rules / "mine.toml"
+    rule_file.write_text(
+        '[[rule]]\nname = "calm"\ndescription = "all low"\nseverity = "low"\n', encoding="utf-8"
+    )
+    harness = Harness(tmp_path)
+    harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port, rules=rules)
+    service = Harken(load_config(harness.config), now=clock)
+    try:
+        post = Mention(source="news", id="1", text="Acme ships v2")
+        assert service.triage(post).severity is Severity.LOW
+        assert not service.reload_rules()  # nothing changed
+
+        rule_file.write_text(
+            '[[rule]]\nname = "loud"\ndescription = "all high"\nseverity = "high"\n',
+            encoding="utf-8",
+        )
+        assert service.reload_rules()
+        assert service.triage(post).severity is Severity.HIGH
+
+        rule_file.write_text('[[rule]]\nname = "loud"\nseverity = "hgh"\n', encoding="utf-8")
+        assert not service.reload_rules()
+        assert not service.reload_rules()  # the same broken edit is reported once
+        assert service.triage(post).severity is Severity.HIGH  # the last good rules keep running
+        alerts = [message for message in smtp_server.inbox if "rules" in str(message["Subject"])]
+        assert len(alerts) == 1
+        body = alerts[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert 'mine.toml:3:1: rule "loud": severity: Input should be' in body
+        assert 'missing required key "description"' in body
+    finally:
+        service.close()
