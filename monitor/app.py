@@ -10,7 +10,8 @@ from pathlib import Path
 from monitor.config import Config
 from monitor.errors import NotConfigured
 from monitor.fetch import Fetcher
-from monitor.rules import RuleSet, load_rules
+from monitor.rulefiles import load_rules
+from monitor.rules import RuleSet
 from monitor.source import Source, SourceContext, source_kinds
 from monitor.triage import Triage
 

@@ -9,7 +9,8 @@ import pytest
 
 from monitor.errors import RulesError
 from monitor.mention import Mention, Sentiment, Severity
-from monitor.rules import Rule, RuleSet, load_rules
+from monitor.rulefiles import load_rules
+from monitor.rules import Rule, RuleSet
 
 SHIPPED = Path(__file__).resolve().parent.parent / "rules"
 

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.config import Brand
 from monitor.mention import Mention, Severity
-from monitor.rules import load_rules
+from monitor.rulefiles import load_rules
 from monitor.triage import Triage
 
 ACME = Brand(name="Acme", terms=["Acme", "@acme", "#acme", "Acme Cloud"], exclude=["Acme Hardware"])

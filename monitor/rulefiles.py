@@ -1,0 +1,260 @@
+"""Rule files -> RuleSet, with file:line errors people can act on.
+
+Rules live in the ``*.toml`` files of one directory (names starting with "." are skipped), read
+in sorted file-name order. The order decides the order in which reasons are listed and which
+tags earlier rules have set (``has_tags``); the most severe outcome wins whatever the order,
+unless a rule says ``overrides = true``. Every problem in every file is collected and raised at
+once as one RulesError.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Collection
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.errors import Problem, ProblemsError, RulesError
+from monitor.mention import Severity
+from monitor.rules import Rule, RuleSet
+from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
+
+Positions = dict[KeyPath, tuple[int, int]]
+_LISTS = ("brands", "any_words", "all_words", "none_words", "sources", "langs", "tags", "notify")
+# Names that must match config.toml: rule key -> (what a person calls it, compare ignoring case)
+_CONFIGURED = {
+    "brands": ("brand", True),
+    "sources": ("source", False),
+    "notify": ("recipient group", False),
+}
+
+
+class _RuleTable(BaseModel):
+    """One ``[[rule]]`` table as written; strict, so "0.5" in quotes is not quietly a number."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str
+    description: str
+    brands: list[str] = []
+    any_words: list[str] = []
+    all_words: list[str] = []
+    none_words: list[str] = []
+    sentiment_below: float | None = None
+    sentiment_above: float | None = None
+    sources: list[str] = []
+    langs: list[str] = []
+    min_followers: int | None = Field(default=None, ge=0)
+    severity: Severity | None = Field(default=None, strict=False)
+    tags: list[str] = []
+    notify: list[str] = []
+
+    @field_validator("name", "description")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator(*_LISTS, mode="before")
+    @classmethod
+    def _bracketed(cls, value: object) -> object:
+        if isinstance(value, str):
+            raise ValueError(f'write a list in square brackets, e.g. ["{value}"]')
+        return value
+
+    @field_validator(*_LISTS)
+    @classmethod
+    def _no_empty_entries(cls, value: list[str]) -> list[str]:
+        if any(not entry.strip() for entry in value):
+            raise ValueError('has an empty entry ""; remove it')
+        return [entry.strip() for entry in value]
+
+    @field_validator("sentiment_below", "sentiment_above")
+    @classmethod
+    def _in_vader_range(cls, value: float | None) -> float | None:
+        if value is not None and not -1 <= value <= 1:
+            raise ValueError(f"must be between -1 and 1 (the sentiment scale), not {value:g}")
+        return value
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+def load_rules(
+    directory: Path,
+    *,
+    brands: Collection[str] | None = None,
+    sources: Collection[str] | None = None,
+    recipient_groups: Collection[str] | None = None,
+    display_root: Path | None = None,
+) -> RuleSet:
+    """Load and check every rule file; raise RulesError listing every problem in every file.
+
+    Names of brands, sources and recipient groups are checked only for the collections given.
+    """
+    known = {"brands": brands, "sources": sources, "notify": recipient_groups}
+    loader = _Loader({key: names for key, names in known.items() if names is not None})
+    files = _rule_files(directory, _shown(directory, display_root))
+    shown_files = tuple(_shown(file, display_root) for file in files)
+    for file, shown in zip(files, shown_files, strict=True):
+        loader.load_file(file, shown)
+    if loader.problems:
+        raise RulesError(loader.problems)
+    return RuleSet(tuple(loader.rules), shown_files)
+
+
+def _shown(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(Path(os.path.abspath(path)).relative_to(os.path.abspath(root)))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _rule_files(directory: Path, shown: str) -> list[Path]:
+    # Problem needs a line; 0 stands for "the path itself, not a line in it".
+    if directory.is_file():
+        if directory.suffix == ".toml":
+            return [directory]
+        raise RulesError([Problem(shown, 0, "is not a .toml rule file or a directory of them")])
+    if not directory.is_dir():
+        message = "rules directory does not exist; Harken will not run without rules"
+        raise RulesError([Problem(shown, 0, message)])
+    files = [p for p in directory.glob("*.toml") if p.is_file() and not p.name.startswith(".")]
+    if not files:
+        message = "holds no .toml rule files; Harken will not run without rules"
+        raise RulesError([Problem(shown, 0, message)])
+    return sorted(files, key=lambda p: p.name)
+
+
+class _Loader:
+    """Reads rule files one by one, keeping the rules that pass and every problem found."""
+
+    def __init__(self, known: dict[str, Collection[str]]) -> None:
+        self.known = known
+        self.rules: list[Rule] = []
+        self.problems: list[Problem] = []
+        self.first_seen: dict[str, str] = {}  # rule name -> "path:line" of its first [[rule]]
+
+    def load_file(self, path: Path, shown: str) -> None:
+        problems: list[Problem] = []
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8-sig")  # Windows editors may add a byte-order mark
+            data = parse_toml(text, shown)
+        except OSError as error:
+            problems.append(Problem(shown, 0, f"cannot read the file: {error.strerror}"))
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
+            problems.append(Problem(shown, line, "is not UTF-8 text; save it as UTF-8"))
+        except ProblemsError as error:
+            problems.extend(error.problems)
+        else:
+            self._check_file(data, key_positions(text), shown, problems)
+        self.problems.extend(sorted(problems, key=lambda p: (p.line, p.column or 0)))
+
+    def _check_file(
+        self, data: dict[str, object], positions: Positions, shown: str, problems: list[Problem]
+    ) -> None:
+        for key, value in data.items():
+            if key != "rule":
+                line, column = line_of(positions, (key,))
+                problems.append(Problem(shown, line, _top_level(key, value), column))
+        tables = data.get("rule", [])
+        if not data:
+            problems.append(Problem(shown, 1, "has no rules; add a [[rule]] or delete the file"))
+        elif not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            line, column = line_of(positions, ("rule",))
+            message = "each rule starts with a [[rule]] line (two pairs of square brackets)"
+            problems.append(Problem(shown, line, message, column))
+        else:
+            for index, table in enumerate(tables):
+                self._check_rule(table, ("rule", index), positions, shown, problems)
+
+    def _check_rule(
+        self,
+        table: dict[str, object],
+        prefix: KeyPath,
+        positions: Positions,
+        shown: str,
+        problems: list[Problem],
+    ) -> None:
+        header = line_of(positions, prefix)
+        # This rule's keys as the model sees them; a missing key points at the [[rule]] line.
+        local = {key[2:]: at for key, at in positions.items() if key[:2] == prefix}
+        local.update({(key,): header for key in _RuleTable.model_fields if (key,) not in local})
+        name = table.get("name")
+        name = name.strip() if isinstance(name, str) else ""
+        label = f'rule "{name}": ' if name else ""
+        if name in self.first_seen:
+            line, column = local[("name",)]
+            first = self.first_seen[name]
+            message = f"{label}the rule at {first} already has this name; names must be unique"
+            problems.append(Problem(shown, line, message, column))
+        elif name:
+            self.first_seen[name] = f"{shown}:{header[0]}"
+        for key, message in _contradictions(table, self.known):
+            line, column = local[(key,)]
+            problems.append(Problem(shown, line, label + message, column))
+        try:
+            model = _RuleTable.model_validate(table)
+        except ValidationError as error:
+            for problem in validation_problems(error, _RuleTable, local, shown):
+                problems.append(replace(problem, message=label + problem.message))
+            return
+        values: dict[str, Any] = model.model_dump()
+        values.update({key: tuple(values[key]) for key in _LISTS})
+        self.rules.append(Rule(path=shown, line=header[0], **values))
+
+
+def _top_level(key: str, value: object) -> str:
+    if key in _RuleTable.model_fields:
+        return f'key "{key}" is outside any rule; move it under a [[rule]] line'
+    message = f'unknown {"table" if isinstance(value, dict | list) else "key"} "{key}"; rules go under [[rule]] lines'
+    if difflib.get_close_matches(key, ["rule"], n=1, cutoff=0.6):
+        message += ' (did you mean "rule"?)'
+    return message
+
+
+def _contradictions(
+    table: dict[str, object], known: dict[str, Collection[str]]
+) -> list[tuple[str, str]]:
+    """(key, message) for what the schema cannot see: self-contradictions and unknown names.
+
+    Reads the raw table, so these are reported even when the schema found other problems.
+    """
+    found = []
+    below, above = table.get("sentiment_below"), table.get("sentiment_above")
+    if _score(below) and _score(above) and below <= above:
+        message = f"sentiment_below {below:g} is not above sentiment_above {above:g}, so the rule can never fire; did you swap them?"
+        found.append(("sentiment_below", message))
+    for key, names in known.items():
+        noun, ignore_case = _CONFIGURED[key]
+        fold = str.casefold if ignore_case else str
+        by_folded = {fold(name): name for name in names}
+        values = table.get(key)
+        for value in values if isinstance(values, list) else []:
+            if not isinstance(value, str) or not value.strip() or fold(value.strip()) in by_folded:
+                continue
+            message = f'unknown {noun} "{value}"'
+            if guess := difflib.get_close_matches(fold(value.strip()), by_folded, n=1, cutoff=0.6):
+                message += f' (did you mean "{by_folded[guess[0]]}"?)'
+            elif names:
+                message += f"; known {noun}s: {', '.join(sorted(names))}"
+            else:
+                message += f"; config.toml names no {noun}s"
+            found.append((key, message))
+    return found
+
+
+def _score(value: object) -> TypeGuard[float]:
+    """Whether ``value`` is a usable sentiment threshold (the schema reports any other)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and -1 <= value <= 1
