@@ -54,6 +54,7 @@ def build_triage(config: Config, rules: RuleSet) -> Triage:
         rules,
         alert_groups=settings.alerts.notify,
         alert_from=settings.alerts.min_severity,
+        timezone=settings.organisation.timezone,
     )
 
 

@@ -75,6 +75,7 @@ class Verdict:
     tags: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()  # recipient groups the firing rules asked for
     reasons: tuple[str, ...] = ()
+    reply: str = ""  # the suggested reply template a rule chose, if any
 
 
 Cursor = Mapping[str, Any]

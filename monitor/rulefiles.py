@@ -20,11 +20,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.errors import Problem, ProblemsError, RulesError
 from monitor.mention import Severity
-from monitor.rules import Rule, RuleSet
+from monitor.rules import WEEKDAYS, Rule, RuleSet, parse_hours
 from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
 
 Positions = dict[KeyPath, tuple[int, int]]
-_LISTS = ("brands", "any_words", "all_words", "none_words", "sources", "langs", "tags", "notify")
+_LISTS = (
+    "brands",
+    "any_words",
+    "all_words",
+    "none_words",
+    "sources",
+    "langs",
+    "days",
+    "has_tags",
+    "tags",
+    "notify",
+)
 # Names that must match config.toml: rule key -> (what a person calls it, compare ignoring case)
 _CONFIGURED = {
     "brands": ("brand", True),
@@ -49,9 +60,31 @@ class _RuleTable(BaseModel):
     sources: list[str] = []
     langs: list[str] = []
     min_followers: int | None = Field(default=None, ge=0)
+    min_engagement: int | None = Field(default=None, ge=0)
+    hours: str | None = None
+    days: list[str] = []
+    has_tags: list[str] = []
     severity: Severity | None = Field(default=None, strict=False)
+    overrides: bool = False
     tags: list[str] = []
     notify: list[str] = []
+    suppress: bool = False
+    reply: str | None = None
+
+    @field_validator("hours")
+    @classmethod
+    def _span(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hours(value)
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, value: list[str]) -> list[str]:
+        wrong = [day for day in value if day.strip().lower()[:3] not in WEEKDAYS]
+        if wrong:
+            raise ValueError(f'unknown day "{wrong[0]}"; write mon, tue, wed, thu, fri, sat or sun')
+        return value
 
     @field_validator("name", "description")
     @classmethod

@@ -5,8 +5,10 @@ Rule files are read by ``monitor.rulefiles``; this module only knows what a load
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, time
 
 from monitor.mention import Mention, Sentiment, Severity
 from monitor.phrases import PhraseIndex, phrase_key, tokens
@@ -44,9 +46,16 @@ class Rule:
     sources: tuple[str, ...] = ()
     langs: tuple[str, ...] = ()
     min_followers: int | None = None
+    min_engagement: int | None = None
+    hours: str | None = None  # "22:00-06:00" in the organisation's timezone
+    days: tuple[str, ...] = ()  # "mon" … "sun"
+    has_tags: tuple[str, ...] = ()  # tags set by rules read earlier
     severity: Severity | None = None
+    overrides: bool = False  # this rule's severity wins even when another is more severe
     tags: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
+    suppress: bool = False  # alert nobody about this mention, whatever other rules ask
+    reply: str | None = None  # suggested reply template, under templates/replies/
     _any: _Words | None = field(init=False, repr=False, compare=False)
     _all: _Words | None = field(init=False, repr=False, compare=False)
     _none: _Words | None = field(init=False, repr=False, compare=False)
@@ -71,11 +80,16 @@ class Rule:
         brands: Sequence[str],
         sentiment: Sentiment,
         present: Collection[str] | None = None,
+        *,
+        local: datetime | None = None,
+        tagged: Collection[str] = (),
     ) -> str | None:
         """None if the rule does not fire; else why it fires, in words a comms person reads.
 
         ``present`` holds the phrase keys found in the mention (``RuleSet.phrases_in``); triage
-        computes it once for all rules. Without it the rule looks for its own words.
+        computes it once for all rules. Without it the rule looks for its own words. ``local``
+        is when the mention was published, in the organisation's timezone; ``tagged`` holds the
+        tags earlier rules set.
         """
         reasons: list[str] = []
         score = sentiment.compound
@@ -122,7 +136,55 @@ class Rule:
             reasons.append(
                 f"author has {followers:,.0f} followers (at least {self.min_followers:,})"
             )
+        if self.min_engagement is not None:
+            engagement = sum(mention.metrics.get(key, 0) for key in ENGAGEMENT)
+            if engagement < self.min_engagement:
+                return None
+            reasons.append(
+                f"{engagement:,.0f} likes, shares and replies (at least {self.min_engagement:,})"
+            )
+        if self.hours or self.days:
+            if local is None:
+                return None  # no publication time: a time-of-day rule cannot say it applies
+            if self.hours and not _within(parse_hours(self.hours), local.time()):
+                return None
+            if self.days and WEEKDAYS[local.weekday()] not in {
+                day.lower()[:3] for day in self.days
+            }:
+                return None
+            reasons.append(f"posted {local:%a %H:%M}")
+        if self.has_tags:
+            if not (shared := [tag for tag in self.has_tags if tag in tagged]):
+                return None
+            reasons.append(f"tagged {', '.join(shared)}")
         return f"{self.name}: {'; '.join(reasons) or 'applies to every mention'}"
+
+
+ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "score", "comments")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_hours(text: str) -> tuple[time, time]:
+    """ "22:00-06:00" -> (22:00, 06:00); a span may wrap past midnight."""
+    match = _CLOCK.match(text)
+    if (
+        not match
+        or int(match[1]) > 23
+        or int(match[3]) > 24
+        or int(match[2]) > 59
+        or int(match[4]) > 59
+    ):
+        raise ValueError(f'"{text}" is not a span of hours; write it like "22:00-06:00"')
+    end = time(0, 0) if int(match[3]) == 24 else time(int(match[3]), int(match[4]))
+    return time(int(match[1]), int(match[2])), end
+
+
+def _within(span: tuple[time, time], moment: time) -> bool:
+    start, end = span
+    if start <= end:
+        return start <= moment < end
+    return moment >= start or moment < end
 
 
 def _quoted(words: Iterable[str]) -> str:

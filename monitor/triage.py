@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from monitor.config import Brand
 from monitor.mention import Mention, Severity, Verdict
@@ -22,12 +23,14 @@ class Triage:
         alert_groups: Sequence[str] = (),
         alert_from: Severity = Severity.URGENT,
         scorer: SentimentScorer | None = None,
+        timezone: str = "UTC",
     ) -> None:
         self.rules = rules
         self._matcher = BrandMatcher(brands)
         self._scorer = scorer or SentimentScorer()
         self._alert_groups = tuple(alert_groups)
         self._alert_from = alert_from
+        self._timezone = ZoneInfo(timezone)  # where "hours" and "days" in rules are read
 
     def __call__(self, mention: Mention) -> Verdict:
         text = f"{mention.title}\n{mention.text}" if mention.title else mention.text
@@ -49,27 +52,42 @@ class Triage:
             f"names {', '.join(brands)} (“{hits[0].text}”)",
             f"reads {sentiment.label} ({sentiment.compound:+.2f}) where it names the brand",
         ]
-        fired, tags, notify = [], {}, {}
+        local = mention.published.astimezone(self._timezone) if mention.published else None
+        fired: list[str] = []
+        tags: dict[str, None] = {}  # ordered sets
+        notify: dict[str, None] = {}
         severity: Severity | None = None
+        overriding: Severity | None = None
+        suppressed, reply = False, ""
         present = self.rules.phrases_in(mention)
         for rule in self.rules.rules:
-            reason = rule.explain(mention, brands, sentiment, present)
+            reason = rule.explain(mention, brands, sentiment, present, local=local, tagged=tags)
             if reason is None:
                 continue
             fired.append(rule.name)
             reasons.append(reason)
             tags.update(dict.fromkeys(rule.tags))
             notify.update(dict.fromkeys(rule.notify))
-            # The most severe outcome wins, so a broad "ignore" cannot hide an urgent match.
-            if rule.severity is not None and (
-                severity is None or rule.severity.rank > severity.rank
-            ):
+            suppressed = suppressed or rule.suppress
+            reply = reply or (rule.reply or "")
+            if rule.severity is None:
+                continue
+            # The most severe outcome wins, so a broad "ignore" cannot hide an urgent match,
+            # unless a rule says it overrides (our own account's posts, say).
+            if rule.overrides:
+                if overriding is None or rule.severity.rank > overriding.rank:
+                    overriding = rule.severity
+            elif severity is None or rule.severity.rank > severity.rank:
                 severity = rule.severity
+        severity = overriding or severity
         if severity is None:
             severity = Severity.NORMAL
             reasons.append("no rule set a severity, so it is normal")
         if severity.rank >= self._alert_from.rank and not notify:
             notify = dict.fromkeys(self._alert_groups)
+        if suppressed and notify:
+            notify = {}
+            reasons.append("a rule suppresses alerts for it")
         return Verdict(
             mention=mention,
             matched=True,
@@ -80,4 +98,5 @@ class Triage:
             tags=tuple(tags),
             notify=tuple(notify),
             reasons=tuple(reasons),
+            reply=reply,
         )

@@ -221,8 +221,9 @@ def test_unknown_names_from_config_get_a_suggestion(tmp_path: Path) -> None:
         'rules/r.toml:5:1: rule "r": unknown source "reddit"; known sources: hn_acme',
         'rules/r.toml:6:1: rule "r": unknown recipient group "oncal" (did you mean "oncall"?)',
         'rules/r.toml:7:1: rule "r": unknown key "colour"; known keys: all_words, any_words, '
-        "brands, description, langs, min_followers, name, none_words, notify, sentiment_above, "
-        "sentiment_below, severity, sources, tags",
+        "brands, days, description, has_tags, hours, langs, min_engagement, min_followers, name, "
+        "none_words, notify, overrides, reply, sentiment_above, sentiment_below, severity, "
+        "sources, suppress, tags",
     ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from monitor.config import Brand
+from monitor.errors import RulesError
 from monitor.mention import Mention, Severity
 from monitor.rulefiles import load_rules
 from monitor.triage import Triage
@@ -133,3 +135,68 @@ def test_the_title_counts_too(triage: Triage) -> None:
     )
     assert verdict.matched
     assert verdict.sentiment.label == "negative"
+
+
+def triage_with(tmp_path: Path, rules_text: str, timezone: str = "UTC") -> Triage:
+    folder = write_rules(tmp_path / "more", rules_text)
+    return Triage([ACME], load_rules(folder), alert_groups=["oncall"], timezone=timezone)
+
+
+def test_hours_and_days_are_read_in_the_organisations_timezone(tmp_path: Path) -> None:
+    triage = triage_with(
+        tmp_path,
+        '[[rule]]\nname = "night"\ndescription = "nobody watches at night"\nhours = "22:00-06:00"\n'
+        'days = ["sat", "sun"]\nseverity = "high"\n',
+        timezone="Europe/London",
+    )
+    saturday_night = datetime(2026, 7, 4, 22, 30, tzinfo=UTC)  # 23:30 in London (BST)
+    saturday_noon = datetime(2026, 7, 4, 12, 0, tzinfo=UTC)
+    friday_night = datetime(2026, 7, 3, 22, 0, tzinfo=UTC)  # 23:00 Friday in London
+    post = "Acme opened an office"
+    assert triage(Mention("t", "1", post, published=saturday_night)).severity is Severity.HIGH
+    assert triage(Mention("t", "2", post, published=saturday_noon)).severity is Severity.NORMAL
+    assert triage(Mention("t", "3", post, published=friday_night)).severity is Severity.NORMAL
+    assert triage(Mention("t", "4", post)).severity is Severity.NORMAL  # no time, no time rule
+
+
+def test_engagement_and_tags_from_earlier_rules(tmp_path: Path) -> None:
+    triage = triage_with(
+        tmp_path,
+        '[[rule]]\nname = "billing"\ndescription = "money"\nany_words = ["refund"]\ntags = ["billing"]\n\n'
+        '[[rule]]\nname = "viral-billing"\ndescription = "money, loudly"\nhas_tags = ["billing"]\n'
+        'min_engagement = 100\nseverity = "urgent"\n',
+    )
+    quiet = Mention("t", "1", "Acme owes me a refund", metrics={"likes": 3})
+    loud = Mention("t", "2", "Acme owes me a refund", metrics={"likes": 80, "reposts": 30})
+    assert triage(quiet).rules == ("billing",)
+    verdict = triage(loud)
+    assert verdict.rules == ("billing", "viral-billing")
+    assert verdict.severity is Severity.URGENT
+
+
+def test_an_overriding_rule_wins_and_suppress_silences_alerts(tmp_path: Path) -> None:
+    triage = triage_with(
+        tmp_path,
+        '[[rule]]\nname = "angry"\ndescription = "very negative"\nsentiment_below = -0.5\nseverity = "urgent"\n\n'
+        '[[rule]]\nname = "our-own"\ndescription = "our support account quoting customers"\n'
+        'any_words = ["acmesupport"]\nseverity = "low"\noverrides = true\nsuppress = true\n'
+        'reply = "none-needed"\n',
+    )
+    verdict = triage(
+        Mention("t", "1", "acmesupport: Acme is awful, terrible, I hate it (quoting a customer)")
+    )
+    assert verdict.severity is Severity.LOW
+    assert verdict.notify == ()
+    assert verdict.reply == "none-needed"
+    assert (
+        triage(Mention("t", "2", "Acme is awful, terrible, I hate it")).severity is Severity.URGENT
+    )
+
+
+def test_a_bad_span_of_hours_is_a_rule_file_problem(tmp_path: Path) -> None:
+    folder = write_rules(
+        tmp_path / "bad", '[[rule]]\nname = "n"\ndescription = "d"\nhours = "late"\n'
+    )
+    with pytest.raises(RulesError) as caught:
+        load_rules(folder)
+    assert 'rules.toml:4:1: rule "n": hours: "late" is not a span of hours' in str(caught.value)
