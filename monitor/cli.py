@@ -22,6 +22,7 @@ from monitor.jsonl import triage_lines
 if TYPE_CHECKING:
     from monitor.pipeline import PollSummary
     from monitor.service import Harken
+    from monitor.storage import Storage
 
 cli = typer.Typer(
     help="Harken: hear what the public says about your brand, and react before it becomes a crisis.",
@@ -282,42 +283,78 @@ def run() -> None:
 
 @cli.command()
 def digest(
-    since: Annotated[str, typer.Option(help="how far back: 24h, 7d …")] = "24h",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="how far back: 24h, 7d … [default: 24h; with --preview: since its last send]"
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="write the HTML here, and the text beside it as .txt")
     ] = None,
     send: Annotated[bool, typer.Option("--send", help="email it to the digest recipients")] = False,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="write what the next scheduled digest would say to files (--out, default digest-preview.html), sending nothing",
+        ),
+    ] = False,
+    name: Annotated[
+        str,
+        typer.Option(
+            "--digest",
+            help="which digest: a [[digests]] name (or its groups joined by +) [default: [digest]]",
+        ),
+    ] = "",
 ) -> None:
-    """Render the digest of the last --since to a file, or email it with --send."""
+    """Render a digest to files (--out, --preview), or email it with --send."""
     try:
         config = _config()
-        period = parse_duration(since)
+        period = parse_duration(since) if since is not None else None
     except (HarkenError, ValueError) as error:
         print(str(error), file=sys.stderr)
         raise typer.Exit(1) from None
+    try:
+        scheduled = config.scheduled_digest(name)
+    except KeyError:
+        known = ", ".join(digest.label for digest in config.scheduled_digests)
+        print(f'no digest called "{name}"; configured: {known}', file=sys.stderr)
+        raise typer.Exit(2) from None
     from monitor.digest import digest_message_id, render_digest
 
-    if out is None and not send:
-        print("nothing to do: give --out FILE, --send, or both", file=sys.stderr)
+    if out is None and not send and not preview:
+        print("nothing to do: give --out FILE, --preview, --send, or more", file=sys.stderr)
         raise typer.Exit(2)
+    if preview and out is None:
+        out = Path("digest-preview.html")
     harken = _open(config)
     try:
         end = harken.now()
-        built = harken.digest_of(end - period, end)
+        if period is not None:
+            start = end - period
+        elif preview:
+            start = harken.digest_start(scheduled, end)  # the watermark stays where it is
+        else:
+            start = end - timedelta(hours=24)
+        built = harken.digest_of(start, end, scheduled)
         email = render_digest(built, harken.templates)
         if out is not None:
-            out.write_text(email.html or "", encoding="utf-8")
+            out.write_text(email.html_for_file(), encoding="utf-8")
             out.with_suffix(".txt").write_text(email.text, encoding="utf-8")
-            print(f"wrote {out} and {out.with_suffix('.txt')}")
+            print(
+                f"wrote {out} and {out.with_suffix('.txt')}: {built.total} mentions since {start:%Y-%m-%d %H:%M} UTC"
+            )
         if send:
-            addresses = config.addresses(config.settings.digest.to)
+            addresses = config.addresses(scheduled.to)
             harken.mailer.send(
                 addresses,
                 email.subject,
                 email.text,
                 email.html,
-                digest_message_id(built.start, built.end),
+                digest_message_id(built.start, built.end, scheduled.key),
                 date=end,
+                images=email.images,
             )
             print(f"sent the digest of {built.total} mentions to {', '.join(addresses)}")
     except (HarkenError, OSError) as error:
@@ -456,6 +493,134 @@ def sources_test(
     print(
         f"{poll.fetched} fetched, {len(poll.mentions)} new, {len(kept)} name a brand and would be stored"
     )
+
+
+alerts_cli = typer.Typer(help="See, acknowledge and resolve alerts.", no_args_is_help=True)
+cli.add_typer(alerts_cli, name="alerts")
+_BY_HELP = "who is answering [default: your login name]"
+
+
+def _storage(config: Config) -> Storage:
+    from monitor.storage import Storage
+
+    try:
+        return Storage(config.storage_url)
+    except HarkenError as error:
+        raise _fail(error) from None
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no USER variable and no passwd entry, e.g. in a container
+        return "unknown"
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
+
+
+@alerts_cli.command("list")
+def alerts_list(
+    everything: Annotated[bool, typer.Option("--all", help="resolved alerts too")] = False,
+) -> None:
+    """Alerts not resolved yet: raised, severity, source, state, level, owner, time to first response."""
+    from monitor.alerts.lifecycle import alert_table
+
+    config = _config()
+    storage = _storage(config)
+    try:
+        statuses = storage.alert_statuses(include_resolved=everything)
+    except HarkenError as error:
+        raise _fail(error) from None
+    finally:
+        storage.close()
+    if not statuses:
+        print("no alerts" if everything else "no open alerts")
+        return
+    _print_table(alert_table(statuses, config.settings.organisation.timezone, wiring.utc_now()))
+
+
+def _answer(alert_id: int, action: str, who: str, note: str = "") -> None:
+    from monitor.alerts.lifecycle import NAME_LIMIT, NOTE_LIMIT, clean_text, describe_change
+
+    config = _config()
+    who = clean_text(who, NAME_LIMIT)
+    if not who:
+        print("--by: give a name", file=sys.stderr)
+        raise typer.Exit(2)
+    storage = _storage(config)
+    try:
+        now = wiring.utc_now()
+        if action == "ack":
+            change = storage.acknowledge_alert(alert_id, now, who=who, via="cli")
+        else:
+            text = clean_text(note, NOTE_LIMIT)
+            change = storage.resolve_alert(alert_id, now, who=who, via="cli", note=text)
+    except HarkenError as error:
+        raise _fail(error) from None
+    finally:
+        storage.close()
+    if change is None:
+        print(f"no alert {alert_id}; `harken alerts list` shows the open ones", file=sys.stderr)
+        raise typer.Exit(1)
+    told = describe_change(change, action, config.settings.organisation.timezone)
+    print(told, file=sys.stdout if change.changed else sys.stderr)
+    if not change.changed:
+        raise typer.Exit(1)
+
+
+@alerts_cli.command("ack")
+def alerts_ack(
+    alert_id: Annotated[int, typer.Argument(help="the alert's number (harken alerts list)")],
+    by: Annotated[str | None, typer.Option(help=_BY_HELP)] = None,
+) -> None:
+    """Acknowledge an alert: you own it, and it stops escalating."""
+    _answer(alert_id, "ack", by or _login_name())
+
+
+@alerts_cli.command("resolve")
+def alerts_resolve(
+    alert_id: Annotated[int, typer.Argument(help="the alert's number (harken alerts list)")],
+    note: Annotated[str, typer.Option(help="what was done about it")],
+    by: Annotated[str | None, typer.Option(help=_BY_HELP)] = None,
+) -> None:
+    """Resolve an alert with a note saying what was done."""
+    if not note.strip():
+        print("--note: say what was done", file=sys.stderr)
+        raise typer.Exit(2)
+    _answer(alert_id, "resolve", by or _login_name(), note)
+
+
+@alerts_cli.command("show")
+def alerts_show(
+    alert_id: Annotated[int, typer.Argument(help="the alert's number (harken alerts list)")],
+) -> None:
+    """An alert's history: raised, notified, escalated, acknowledged, resolved; who and when."""
+    from monitor.alerts.lifecycle import alert_table, history_lines
+
+    config = _config()
+    timezone = config.settings.organisation.timezone
+    storage = _storage(config)
+    try:
+        status = storage.alert_status(alert_id)
+        events = storage.alert_events(alert_id) if status else []
+    except HarkenError as error:
+        raise _fail(error) from None
+    finally:
+        storage.close()
+    if status is None:
+        print(f"no alert {alert_id}; `harken alerts list --all` shows them all", file=sys.stderr)
+        raise typer.Exit(1)
+    _print_table(alert_table([status], timezone, wiring.utc_now()))
+    print()
+    for line in history_lines(events, timezone):
+        print(line)
 
 
 def main() -> None:

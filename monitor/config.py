@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,8 +24,9 @@ from pydantic import (
 from monitor.duration import Duration
 from monitor.errors import ConfigError, Problem, ProblemsError
 from monitor.mention import Severity
+from monitor.query import parse_query
 from monitor.source import SourceSettings, source_kinds
-from monitor.tomlpos import key_positions, line_of, parse_toml, validation_problems
+from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -52,8 +57,9 @@ class Organisation(_Section):
 
 class Brand(_Section):
     name: str = Field(min_length=1)
-    terms: list[str] = Field(min_length=1)
+    terms: list[str] = Field(min_length=1)  # what searching sources ask for; names the brand
     exclude: list[str] = []
+    query: str | None = None  # when set, it alone decides which mentions name the brand
 
     @field_validator("terms", "exclude")
     @classmethod
@@ -61,6 +67,13 @@ class Brand(_Section):
         if any(not term.strip() for term in terms):
             raise ValueError("terms must not be empty strings")
         return terms
+
+    @field_validator("query")
+    @classmethod
+    def _readable_query(cls, query: str | None) -> str | None:
+        if query is not None:
+            parse_query(query)  # a QueryError is a ValueError: reported at the key's line
+        return query
 
 
 class StorageSettings(_Section):
@@ -99,22 +112,67 @@ class HealthSettings(_Section):
     backoff_cap: Duration = timedelta(hours=1)
 
 
+def _cron(schedule: str) -> str:
+    if len(schedule.split()) != 5:
+        raise ValueError(
+            f'"{schedule}" is not a cron schedule; write five fields, e.g. "0 8 * * 1-5" for 08:00 on weekdays'
+        )
+    return schedule
+
+
+Cron = Annotated[str, AfterValidator(_cron)]  # minute hour day-of-month month day-of-week
+
+
 class DigestSettings(_Section):
+    """[digest]: the default digest, and the defaults of every [[digests]] table."""
+
     to: list[str] = ["marketing"]
-    schedule: str = "0 8 * * *"  # cron: minute hour day-of-month month day-of-week
+    schedule: Cron = "0 8 * * *"
     timezone: Timezone = "UTC"
     first_period: Duration = timedelta(hours=24)
     send_empty: bool = True
     top: int = Field(default=20, gt=0)
 
-    @field_validator("schedule")
+
+class MoreDigestSettings(_Section):
+    """One [[digests]] table: one more digest; the keys it leaves out take [digest]'s values."""
+
+    name: str = ""  # tells digests to the same groups apart; by default the groups, joined by "+"
+    to: list[str] = Field(min_length=1)
+    schedule: Cron | None = None
+    timezone: Timezone | None = None
+    first_period: Duration | None = None
+    send_empty: bool | None = None
+    top: int | None = Field(default=None, gt=0)
+
+    @field_validator("name")
     @classmethod
-    def _five_fields(cls, schedule: str) -> str:
-        if len(schedule.split()) != 5:
+    def _plain_name(cls, name: str) -> str:
+        if name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", name):
             raise ValueError(
-                f'"{schedule}" is not a cron schedule; write five fields, e.g. "0 8 * * 1-5" for 08:00 on weekdays'
+                f'"{name}" is not a digest name; use up to 40 letters, digits, "-", "_" or ".", e.g. "weekly-execs"'
             )
-        return schedule
+        if name == "default":
+            raise ValueError('"default" names the [digest] section; choose another name')
+        return name
+
+
+@dataclass(frozen=True)
+class ScheduledDigest:
+    """One digest sent on its own schedule, with its own watermark: [digest] or a [[digests]]."""
+
+    key: str  # "" for [digest]; else the table's name, or its groups joined by "+"
+    to: tuple[str, ...]
+    schedule: str  # cron, read in ``timezone``
+    timezone: str  # IANA; the digest shows its times in it too
+    first_period: timedelta
+    send_empty: bool
+    top: int
+
+    @property
+    def label(self) -> str:
+        """How logs and the CLI name it: ``default`` for [digest]."""
+        return self.key or "default"
 
 
 class RulesSettings(_Section):
@@ -124,6 +182,91 @@ class RulesSettings(_Section):
 
 class TemplatesSettings(_Section):
     path: str = "templates"
+
+
+def _check_with(parser_name: str, value: str) -> str:
+    # Imported here: monitor.alerts imports this module.
+    from monitor.alerts import rota
+
+    getattr(rota, parser_name)(value)
+    return value
+
+
+class ShiftSettings(_Section):
+    who: list[str] = Field(min_length=1)  # email addresses, or recipient groups
+    days: str = "mon-sun"  # "mon-fri", "sat,sun", "fri-mon"
+    hours: str = "00:00-24:00"  # "08:00-18:00"; "18:00-08:00" runs overnight
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, days: str) -> str:
+        return _check_with("parse_days", days)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, hours: str) -> str:
+        return _check_with("parse_hours", hours)
+
+
+class EscalationLevel(_Section):
+    after: Duration  # since the alert was raised, if nobody acknowledged it
+    notify: list[str] = Field(min_length=1)  # recipient groups
+
+
+class OncallSettings(_Section):
+    timezone: Timezone | None = None  # the shifts' timezone; None: organisation.timezone
+    shifts: list[ShiftSettings] = []
+    levels: list[EscalationLevel] = []
+
+    @field_validator("levels")
+    @classmethod
+    def _later_and_later(cls, levels: list[EscalationLevel]) -> list[EscalationLevel]:
+        for before, level in pairwise(levels):
+            if level.after <= before.after:
+                raise ValueError(
+                    "each level's after must be longer than the one before: they all count from when the alert was raised"
+                )
+        return levels
+
+
+_LISTEN = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
+
+
+class WebSettings(_Section):
+    listen: str = ""  # host:port the daemon serves alert links on; "" serves none
+    base_url: str = ""  # how links start; "" means http://{listen}
+    secret_env: str = "HARKEN_WEB_SECRET"  # the NAME of the variable holding the link key
+    link_ttl: Duration = timedelta(days=7)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, listen: str) -> str:
+        match = _LISTEN.match(listen)
+        if listen and (match is None or int(match["port"]) > 65535):
+            raise ValueError(
+                f'"{listen}" is not host:port; write e.g. "127.0.0.1:8765" (or "" to serve no links)'
+            )
+        return listen
+
+    @field_validator("base_url")
+    @classmethod
+    def _web_address(cls, base_url: str) -> str:
+        if base_url and not re.match(r"^https?://[^/\s]+(/\S*)?$", base_url):
+            raise ValueError(
+                f'"{base_url}" is not an http(s) address; write e.g. "https://harken.example.com"'
+            )
+        return base_url.rstrip("/")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) from ``listen``; only meaningful when it is set."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    @property
+    def link_base(self) -> str:
+        """Where links point: base_url, else the listening address; "" when neither is set."""
+        return self.base_url or (f"http://{self.listen}" if self.listen else "")
 
 
 class Settings(_Section):
@@ -139,8 +282,11 @@ class Settings(_Section):
     alerts: AlertSettings = AlertSettings()
     health: HealthSettings = HealthSettings()
     digest: DigestSettings = DigestSettings()
+    digests: list[MoreDigestSettings] = []
     rules: RulesSettings = RulesSettings()
     templates: TemplatesSettings = TemplatesSettings()
+    oncall: OncallSettings = OncallSettings()
+    web: WebSettings = WebSettings()
 
 
 class Config:
@@ -159,6 +305,45 @@ class Config:
     @property
     def templates_path(self) -> Path:
         return self.directory / self.settings.templates.path
+
+    @property
+    def scheduled_digests(self) -> tuple[ScheduledDigest, ...]:
+        """[digest] first (key ""), then each [[digests]] table with [digest]'s values filled in."""
+        default = self.settings.digest
+        found = [
+            ScheduledDigest(
+                "",
+                tuple(default.to),
+                default.schedule,
+                default.timezone,
+                default.first_period,
+                default.send_empty,
+                default.top,
+            )
+        ]
+        for more in self.settings.digests:
+            found.append(
+                ScheduledDigest(
+                    more.name or "+".join(more.to),
+                    tuple(more.to),
+                    more.schedule or default.schedule,
+                    more.timezone or default.timezone,
+                    more.first_period or default.first_period,
+                    default.send_empty if more.send_empty is None else more.send_empty,
+                    more.top or default.top,
+                )
+            )
+        return tuple(found)
+
+    def scheduled_digest(self, key: str) -> ScheduledDigest:
+        """The scheduled digest with this key ("" or "default" for [digest]); KeyError if none."""
+        digests = self.scheduled_digests
+        for digest in digests:
+            if digest.key == key:
+                return digest
+        if key == "default":
+            return digests[0]
+        raise KeyError(key)
 
     @property
     def storage_url(self) -> str:
@@ -255,6 +440,84 @@ def load_config(path: Path) -> Config:
                 for group in named
                 if group not in groups
             ]
+        problems += _oncall_group_problems(settings, positions, shown)
+        problems += _digests_problems(settings, positions, shown)
     if problems or settings is None:
         raise ConfigError(sorted(problems, key=lambda problem: problem.line))
     return Config(settings, sources, path.resolve())
+
+
+def _oncall_group_problems(
+    settings: Settings, positions: dict[KeyPath, tuple[int, int]], shown: str
+) -> list[Problem]:
+    """Escalation levels name recipient groups; shift entries without an @ must be groups too."""
+    groups = set(settings.recipients)
+    named = [
+        (("oncall", "levels", index, "notify"), group)
+        for index, level in enumerate(settings.oncall.levels)
+        for group in level.notify
+    ] + [
+        (("oncall", "shifts", index, "who"), who)
+        for index, shift in enumerate(settings.oncall.shifts)
+        for who in shift.who
+        if "@" not in who
+    ]
+    problems = []
+    for path, group in named:
+        if group in groups:
+            continue
+        line, column = line_of(positions, path)
+        key = f"oncall.{path[1]}[{path[2]}].{path[3]}"
+        problems.append(
+            Problem(
+                shown,
+                line,
+                f'{key}: unknown recipient group "{group}"; define it under [recipients], or give an email address',
+                column,
+            )
+        )
+    return problems
+
+
+def _digests_problems(
+    settings: Settings, positions: dict[KeyPath, tuple[int, int]], shown: str
+) -> list[Problem]:
+    """Unknown groups in [[digests]] tables, and two tables that would share one watermark."""
+    problems = []
+    groups = set(settings.recipients)
+    seen: dict[str, int] = {}
+    for index, more in enumerate(settings.digests):
+        line, column = line_of(positions, ("digests", index, "to"))
+        problems += [
+            Problem(
+                shown,
+                line,
+                f'digests.{index}.to: unknown recipient group "{group}"; define it under [recipients]',
+                column,
+            )
+            for group in more.to
+            if group not in groups
+        ]
+        key = more.name or "+".join(more.to)
+        if key == "default":
+            line, column = line_of(positions, ("digests", index))
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    f'digests.{index}: "default" names the [digest] section; give this table a name = "…"',
+                    column,
+                )
+            )
+        if key in seen:
+            line, column = line_of(positions, ("digests", index))
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    f'digests.{index}: another [[digests]] table (digests.{seen[key]}) is also called "{key}"; give each a different name = "…", so each keeps its own watermark',
+                    column,
+                )
+            )
+        seen.setdefault(key, index)
+    return problems

@@ -73,7 +73,11 @@ def verdict_line(verdict: Verdict) -> str:
             "id": verdict.mention.id,
             "matched": verdict.matched,
             "brands": list(verdict.brands),
-            "sentiment": {"compound": verdict.sentiment.compound, "label": verdict.sentiment.label},
+            "sentiment": {
+                "compound": verdict.sentiment.compound,
+                "label": verdict.sentiment.label,
+                "sentence": verdict.sentiment.sentence,
+            },
             "severity": verdict.severity.value,
             "rules": list(verdict.rules),
             "tags": list(verdict.tags),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import smtplib
@@ -28,12 +29,37 @@ _UNSAFE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}  # controls, bidi/zero-width, line
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """A picture sent inside the message, shown by the HTML through ``src="cid:<cid>"``."""
+
+    cid: str  # e.g. "chart@harken", without angle brackets
+    data: bytes
+    subtype: str = "png"
+
+    def data_uri(self) -> str:
+        """The picture as a ``data:`` URI, for HTML written to a file instead of mailed."""
+        return f"data:image/{self.subtype};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+@dataclass(frozen=True)
 class Email:
     """A rendered message, before it has recipients: what a template produced."""
 
     subject: str
     text: str
     html: str | None
+    images: tuple[InlineImage, ...] = ()  # pictures the HTML shows by cid
+
+    def html_for_file(self) -> str:
+        """The HTML with its pictures as data URIs, so a browser shows it from a file."""
+        return with_data_uris(self.html or "", self.images)
+
+
+def with_data_uris(html: str, images: Sequence[InlineImage]) -> str:
+    """``html`` with every ``cid:`` reference to one of ``images`` replaced by a data URI."""
+    for image in images:
+        html = html.replace(f"cid:{image.cid}", image.data_uri())
+    return html
 
 
 def clean_header(value: str, limit: int = HEADER_LIMIT) -> str:
@@ -63,6 +89,7 @@ class Mailer:
         message_id: str,
         *,
         date: datetime | None = None,
+        images: Sequence[InlineImage] = (),
     ) -> None:
         """Send one message to ``to``; raise DeliveryError saying where and what went wrong."""
         recipients = [clean_header(address) for address in to]
@@ -73,7 +100,7 @@ class Mailer:
             raise DeliveryError(f"SMTP {self.where}: not an email address: {', '.join(bad)}")
         if not _MESSAGE_ID.match(message_id):
             raise ValueError(f"malformed Message-ID {message_id!r}; expected <local@domain>")
-        message = self._compose(recipients, subject, text, html, message_id, date)
+        message = self._compose(recipients, subject, text, html, message_id, date, images)
         try:
             with self._connect() as smtp:
                 self._log_in(smtp)
@@ -136,6 +163,7 @@ class Mailer:
         html: str | None,
         message_id: str,
         date: datetime | None,
+        images: Sequence[InlineImage] = (),
     ) -> EmailMessage:
         message = EmailMessage()
         message["From"] = clean_header(self.settings.sender)
@@ -147,6 +175,17 @@ class Mailer:
         message.set_content(text)
         if html is not None:
             message.add_alternative(html, subtype="html")
+            # multipart/alternative: text, then multipart/related: the HTML and its pictures.
+            body = message.get_body(("html",))
+            for image in images:
+                if body is not None:
+                    body.add_related(
+                        image.data,
+                        "image",
+                        image.subtype,
+                        cid=f"<{image.cid}>",
+                        disposition="inline",
+                    )
         return message
 
     def _connect(self) -> smtplib.SMTP:
@@ -205,6 +244,7 @@ class Sender(Protocol):
         message_id: str,
         *,
         date: datetime | None = None,
+        images: Sequence[InlineImage] = (),
     ) -> None: ...
 
 
@@ -224,6 +264,7 @@ class FolderMailer:
         message_id: str,
         *,
         date: datetime | None = None,
+        images: Sequence[InlineImage] = (),
     ) -> None:
         stem = re.sub(r"[^A-Za-z0-9._-]+", "-", message_id.strip("<>").split("@", 1)[0])
         header = f"To: {', '.join(to)}\nSubject: {clean_header(subject)}\n\n"
@@ -232,7 +273,9 @@ class FolderMailer:
             (self.folder / f"{stem}.txt").write_text(header + text, encoding="utf-8")
             self.written.append(self.folder / f"{stem}.txt")
             if html is not None:
-                (self.folder / f"{stem}.html").write_text(html, encoding="utf-8")
+                (self.folder / f"{stem}.html").write_text(
+                    with_data_uris(html, images), encoding="utf-8"
+                )
                 self.written.append(self.folder / f"{stem}.html")
         except OSError as error:
             raise DeliveryError(f"cannot write {stem} to {self.folder}: {error.strerror}") from None

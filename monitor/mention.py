@@ -60,6 +60,7 @@ class Sentiment:
 
     compound: float  # -1 (hostile) .. 1 (glowing)
     label: str  # negative | neutral | positive
+    sentence: str = ""  # the sentence that decided, as written; "" when none did
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.service import Harken
 from monitor.source import Source
+from monitor.web import serve_links
 
 log = logging.getLogger("harken.run")
 
@@ -25,7 +26,7 @@ MAX_JITTER = timedelta(seconds=30)
 
 
 def build_scheduler(harken: Harken) -> BackgroundScheduler:
-    """A scheduler with one job per source, one for alert retries and one for the digest."""
+    """A scheduler with one job per source, one for alert retries and one per digest."""
     settings = harken.config.settings
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(max_workers=4)},
@@ -55,14 +56,66 @@ def build_scheduler(harken: Harken) -> BackgroundScheduler:
     scheduler.add_job(
         harken.check_silence, IntervalTrigger(minutes=5), id="silence", name="check silence"
     )
-    scheduler.add_job(
-        harken.send_scheduled_digest,
-        CronTrigger.from_crontab(settings.digest.schedule, timezone=settings.digest.timezone),
-        id="digest",
-        name="send digest",
-        misfire_grace_time=3600,
-    )
+    if settings.oncall.levels:
+        scheduler.add_job(
+            harken.escalate_alerts, IntervalTrigger(minutes=1), id="escalate", name="escalate"
+        )
+    for digest in harken.config.scheduled_digests:
+        # Each digest on its own cron, in its recipients' timezone, with its own watermark.
+        scheduler.add_job(
+            harken.send_scheduled_digest,
+            crontab_trigger(digest.schedule, digest.timezone),
+            args=(digest.key,),
+            id=f"digest:{digest.key}" if digest.key else "digest",
+            name=f"send digest {digest.label}",
+            misfire_grace_time=3600,
+        )
     return scheduler
+
+
+def crontab_trigger(schedule: str, timezone: str) -> CronTrigger:
+    """A trigger for a five-field crontab line, read as cron reads it.
+
+    APScheduler 3 counts numeric weekdays from Monday = 0, cron from Sunday = 0 (7 is Sunday
+    too), and ``from_crontab`` does not translate: "0 8 * * 1-5" would run Tuesday to Saturday.
+    So numeric weekdays become day names first.
+    """
+    minute, hour, day, month, weekday = schedule.split()
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_weekday_names(weekday),
+        timezone=timezone,
+    )
+
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _weekday_names(field: str) -> str:
+    """Cron's weekday field with every numeric part spelled as day names: "1-5" -> "mon,…,fri"."""
+    if field in {"*", "?"}:
+        return "*"
+    names: list[str] = []
+    for part in field.split(","):
+        body, _, step = part.partition("/")
+        if any(char.isalpha() for char in body):
+            names.append(part)  # names mean the same to both
+            continue
+        first, _, last = body.partition("-")
+        if body == "*":
+            first, last = "0", "6"
+        elif not last:
+            last = "6" if step else first  # "1/2" is 1, 3, 5 in cron
+        try:
+            days = range(int(first), int(last) + 1, int(step or 1))
+        except ValueError:
+            names.append(part)  # not cron; APScheduler says what is wrong with it
+            continue
+        names += [_DAY_NAMES[day % 7] for day in days]
+    return ",".join(dict.fromkeys(names))
 
 
 def _poll_and_log(harken: Harken, source: Source, scheduler: BaseScheduler) -> None:
@@ -105,6 +158,7 @@ def run_until_stopped(harken: Harken, stop: threading.Event | None = None) -> No
             signal.signal(signum, _request_stop)
     scheduler = build_scheduler(harken)
     scheduler.start()
+    links = serve_links(harken)
     log.info(
         "harken is running: %d sources, digest at %r (%s)",
         len(harken.sources),
@@ -114,5 +168,7 @@ def run_until_stopped(harken: Harken, stop: threading.Event | None = None) -> No
     try:
         stop.wait()
     finally:
+        if links is not None:
+            links.stop()
         scheduler.shutdown(wait=True)
         log.info("harken stopped")

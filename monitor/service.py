@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from monitor.alerts import DeliveryReport, deliver_pending
+from monitor.alerts import DeliveryReport, configured_links, deliver_pending, escalate_due
 from monitor.app import (
     build_fetcher,
     build_sources,
@@ -16,8 +16,8 @@ from monitor.app import (
     rules_version,
     utc_now,
 )
-from monitor.config import Config
-from monitor.digest import Digest, build_digest, send_digest
+from monitor.config import Config, ScheduledDigest
+from monitor.digest import Digest, Response, build_digest, send_digest
 from monitor.errors import HarkenError
 from monitor.health import HealthPolicy
 from monitor.mailer import Mailer, Sender
@@ -55,6 +55,10 @@ class Harken:
             backoff_cap=health.backoff_cap,
         )
         self._tried_since_start: set[str] = set()
+        # Signed links in alert emails; None (with the reason logged) when [web] asks for none.
+        self.links, why_no_links = configured_links(config.settings.web)
+        if why_no_links:
+            log.warning("web: %s", why_no_links)
 
     def close(self) -> None:
         self.fetcher.close()
@@ -142,39 +146,76 @@ class Harken:
         with self._delivering:
             try:
                 return deliver_pending(
-                    self.storage, self.mailer, self.templates, self.config, self.now()
+                    self.storage,
+                    self.mailer,
+                    self.templates,
+                    self.config,
+                    self.now(),
+                    links=self.links,
                 )
             except HarkenError as error:
                 log.error("alerts: could not read the outbox: %s", error)
                 return DeliveryReport()
 
-    def digest_of(self, start: datetime, end: datetime) -> Digest:
-        settings = self.config.settings
+    def escalate_alerts(self) -> int:
+        """Send open urgent alerts nobody acknowledged in time to their next level."""
+        try:
+            escalated = escalate_due(self.storage, self.config, self.now())
+        except HarkenError as error:
+            log.error("alerts: could not escalate: %s", error)
+            return 0
+        if escalated:
+            self.deliver_alerts()
+        return escalated
+
+    def digest_of(
+        self, start: datetime, end: datetime, scheduled: ScheduledDigest | None = None
+    ) -> Digest:
+        """The digest of [start, end) as ``scheduled`` (by default [digest]) would show it."""
+        scheduled = scheduled or self.config.scheduled_digests[0]
         return build_digest(
             self.storage.verdicts_between(start, end),
             start,
             end,
-            organisation=settings.organisation.name,
-            timezone=settings.digest.timezone,
-            top=settings.digest.top,
+            organisation=self.config.settings.organisation.name,
+            timezone=scheduled.timezone,
+            top=scheduled.top,
+            responses=self.alert_responses(start, end),
+            name=scheduled.key,
         )
 
-    def _first_digest_start(self, now: datetime) -> datetime:
+    def alert_responses(self, start: datetime, end: datetime) -> dict[int, Response]:
+        """What was done about the alerts of the mentions stored in [start, end), by mention id."""
+        return {
+            mention_id: Response(status.state, status.time_to_first_response)
+            for mention_id, status in self.storage.mention_alert_statuses(start, end).items()
+        }
+
+    def digest_start(self, scheduled: ScheduledDigest, now: datetime) -> datetime:
+        """Where the next ``scheduled`` digest starts: where its last sent one ended, if any."""
+        last = self.storage.last_digest_end(scheduled.key)
+        if last is not None:
+            return last
+        start = now - scheduled.first_period
+        if self.storage.last_digest_end(None) is not None:
+            # Another digest has reported what came before: a digest added later starts fresh.
+            return start
         # Until one digest is sent, everything stored is unreported: reach back to the oldest
         # mention, so a first digest that fails for days still leaves no gap.
-        start = now - self.config.settings.digest.first_period
         oldest = self.storage.first_stored_at()
         return min(start, oldest) if oldest else start
 
-    def send_scheduled_digest(self) -> None:
-        """Email the digest of everything since the last one sent, then move the watermark.
+    def send_scheduled_digest(self, key: str = "") -> None:
+        """Email digest ``key`` ("" for [digest]) of everything since its last one sent, then
+        move its watermark.
 
-        A failed send leaves the watermark where it was, so the next digest covers the gap.
+        Each scheduled digest has its own watermark. A failed send leaves it where it was, so
+        the next digest covers the gap; a sent one is never repeated.
         """
-        settings = self.config.settings
+        scheduled = self.config.scheduled_digest(key)
         now = self.now()
         try:
-            start = self.storage.last_digest_end() or self._first_digest_start(now)
+            start = self.digest_start(scheduled, now)
             digest = send_digest(
                 self.storage.verdicts_between(start, now),
                 start,
@@ -183,12 +224,29 @@ class Harken:
                 templates=self.templates,
                 config=self.config,
                 now=now,
+                scheduled=scheduled,
+                responses=self.alert_responses(start, now),
             )
             total = digest.total if digest else 0
             self.storage.record_digest(
-                start, now, now, self.config.addresses(settings.digest.to), total
+                start,
+                now,
+                now,
+                self.config.addresses(scheduled.to) if digest else [],
+                total,
+                digest=scheduled.key,
             )
         except HarkenError as error:
-            log.error("digest: not sent, the next one will cover this period too: %s", error)
+            log.error(
+                "digest %s: not sent, the next one will cover this period too: %s",
+                scheduled.label,
+                error,
+            )
             return
-        log.info("digest: %s mentions from %s sent", total, start.isoformat(timespec="minutes"))
+        since = start.isoformat(timespec="minutes")
+        if digest is None:
+            log.info(
+                "digest %s: nothing heard since %s; none sent (send_empty)", scheduled.label, since
+            )
+        else:
+            log.info("digest %s: %s mentions from %s sent", scheduled.label, total, since)

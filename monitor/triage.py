@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from monitor.config import Brand
@@ -24,9 +24,10 @@ class Triage:
         alert_from: Severity = Severity.URGENT,
         scorer: SentimentScorer | None = None,
         timezone: str = "UTC",
+        source_kinds: Mapping[str, str] | None = None,  # source name -> kind, for source:
     ) -> None:
         self.rules = rules
-        self._matcher = BrandMatcher(brands)
+        self._matcher = BrandMatcher(brands, source_kinds)
         self._scorer = scorer or SentimentScorer()
         self._alert_groups = tuple(alert_groups)
         self._alert_from = alert_from
@@ -34,7 +35,7 @@ class Triage:
 
     def __call__(self, mention: Mention) -> Verdict:
         text = f"{mention.title}\n{mention.text}" if mention.title else mention.text
-        hits = self._matcher.find(text)
+        hits = self._matcher.match(mention, text)
         if not hits:
             # Sentiment is aimed at the brand; with no brand there is nothing to aim at, and
             # scoring text we are about to drop would be most of the cost of triage.

@@ -4,6 +4,7 @@ body from the templates."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.mailer import Email, clean_header
@@ -34,6 +35,25 @@ def alert_message_id(alert_id: int) -> str:
     return f"<harken-alert-{alert_id}@harken>"
 
 
+def escalation_message_id(alert_id: int, level: int) -> str:
+    """The stable Message-ID of an alert's escalation to ``level``: its own, one per level."""
+    return f"<harken-alert-{alert_id}-level-{level}@harken>"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Why an alert email is an escalation: nobody acknowledged it within ``after``."""
+
+    level: int
+    after: str  # "15m"; "" when the level is no longer in the config
+    groups: tuple[str, ...]
+
+
+def escalation_subject(verdict: Verdict, level: int) -> str:
+    """``[Harken] ESCALATED to level 1: URGENT: …``; trusted words only, like the alert's."""
+    return alert_subject(verdict).replace("[Harken] ", f"[Harken] ESCALATED to level {level}: ", 1)
+
+
 def compose_alert(
     verdict: Verdict,
     templates: Templates,
@@ -42,8 +62,11 @@ def compose_alert(
     created_at: datetime,
     organisation: str,
     timezone: str,
+    ack_url: str = "",
+    resolve_url: str = "",
+    escalation: Escalation | None = None,
 ) -> Email:
-    """Render the alert templates for one verdict."""
+    """Render the alert templates for one verdict (an escalation of it, if ``escalation``)."""
     context = {
         "mention": verdict.mention,
         "verdict": verdict,
@@ -51,9 +74,14 @@ def compose_alert(
         "created_at": created_at,
         "organisation": organisation,
         "timezone": timezone,
+        "ack_url": ack_url,
+        "resolve_url": resolve_url,
+        "escalation": escalation,
     }
     return Email(
-        subject=alert_subject(verdict),
+        subject=escalation_subject(verdict, escalation.level)
+        if escalation
+        else alert_subject(verdict),
         text=templates.render(TEXT_TEMPLATE, context),
         html=templates.render(HTML_TEMPLATE, context),
     )

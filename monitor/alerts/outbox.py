@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.alerts.compose import alert_message_id, compose_alert, compose_source_alert
+from monitor.alerts.compose import (
+    Escalation,
+    alert_message_id,
+    compose_alert,
+    compose_source_alert,
+    escalation_message_id,
+)
+from monitor.alerts.escalation import first_recipients, level_after
+from monitor.alerts.lifecycle import format_duration
+from monitor.alerts.links import Links
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.mailer import Sender
+from monitor.mention import Severity
 from monitor.storage import PendingAlert
 from monitor.templating import Templates
 
@@ -24,7 +35,11 @@ class Outbox(Protocol):
 
     def pending_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]: ...
 
-    def mark_alert_sent(self, alert_id: int, now: datetime, message_id: str) -> None: ...
+    def mark_alert_sent(
+        self, alert_id: int, now: datetime, message_id: str, recipients: Sequence[str] = ()
+    ) -> None: ...
+
+    def mark_alert_cancelled(self, alert_id: int) -> bool: ...
 
     def mark_alert_failed(
         self, alert_id: int, now: datetime, error: str, retry_at: datetime | None
@@ -38,6 +53,7 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0  # given up on after the last attempt
     retrying: int = 0  # failed this time, scheduled again
+    cancelled: int = 0  # escalations of alerts acknowledged before they were sent
 
 
 def retry_delay(attempt: int, every: timedelta, ceiling: timedelta = MAX_RETRY_DELAY) -> timedelta:
@@ -55,14 +71,25 @@ def deliver_pending(
     config: Config,
     now: datetime,
     limit: int = 100,
+    links: Links | None = None,
 ) -> DeliveryReport:
-    """Email every alert that is due; each is marked sent or failed before the next is tried."""
-    sent = failed = retrying = 0
+    """Email every alert that is due; each is marked sent or failed before the next is tried.
+
+    With ``links``, mention alerts carry signed links to acknowledge and resolve them.
+    """
+    sent = failed = retrying = cancelled = 0
     settings = config.settings
     for alert in storage.pending_alerts(now, limit):
-        message_id = alert_message_id(alert.id)
+        if alert.stale:
+            cancelled += storage.mark_alert_cancelled(alert.id)
+            log.info("alert %d: answered before level %d was told", alert.alert_id, alert.level)
+            continue
+        if alert.parent_id is not None:
+            message_id = escalation_message_id(alert.parent_id, alert.level)
+        else:
+            message_id = alert_message_id(alert.id)
         try:
-            _deliver(alert, mailer, templates, config, message_id, now)
+            recipients = _deliver(alert, mailer, templates, config, message_id, now, links)
         except DeliveryError as error:
             attempt = alert.attempts + 1
             if attempt >= settings.alerts.max_attempts:
@@ -81,9 +108,9 @@ def deliver_pending(
                 )
             storage.mark_alert_failed(alert.id, now, str(error), retry_at)
             continue
-        storage.mark_alert_sent(alert.id, now, message_id)
+        storage.mark_alert_sent(alert.id, now, message_id, recipients)
         sent += 1
-    return DeliveryReport(sent=sent, failed=failed, retrying=retrying)
+    return DeliveryReport(sent=sent, failed=failed, retrying=retrying, cancelled=cancelled)
 
 
 def _deliver(
@@ -93,22 +120,39 @@ def _deliver(
     config: Config,
     message_id: str,
     now: datetime,
-) -> None:
+    links: Links | None,
+) -> list[str]:
+    """Send one alert; return the addresses it went to."""
     groups = alert.groups or tuple(config.settings.alerts.notify)
-    addresses = config.addresses(groups)
+    if alert.parent_id is None and alert.verdict is not None:
+        urgent = alert.verdict.severity is Severity.URGENT
+        addresses = first_recipients(config, groups, urgent, now)
+    else:
+        addresses = config.addresses(groups)
     if not addresses:
         raise DeliveryError(
             f"alert {alert.id}: recipient groups {', '.join(groups) or '(none)'} have no email addresses; add them under [recipients] in config.toml"
         )
     organisation = config.settings.organisation
     if alert.verdict is not None:
+        escalation = None
+        if alert.parent_id is not None:
+            after = level_after(config, alert.level)
+            escalation = Escalation(
+                level=alert.level,
+                after=format_duration(after) if after else "",
+                groups=alert.groups,
+            )
         email = compose_alert(
             alert.verdict,
             templates,
-            alert_id=alert.id,
+            alert_id=alert.alert_id,
             created_at=alert.created_at,
             organisation=organisation.name,
             timezone=organisation.timezone,
+            ack_url=links.url(alert.alert_id, "ack", now) if links else "",
+            resolve_url=links.url(alert.alert_id, "resolve", now) if links else "",
+            escalation=escalation,
         )
     elif alert.source is not None and alert.message is not None:
         email = compose_source_alert(
@@ -125,3 +169,4 @@ def _deliver(
             f"alert {alert.id}: a {alert.kind} alert without a mention or a source message; nothing to send"
         )
     mailer.send(addresses, email.subject, email.text, email.html, message_id, date=now)
+    return addresses

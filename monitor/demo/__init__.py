@@ -91,6 +91,6 @@ def run_demo(config: Config, out: Path) -> DemoResult:
         finally:
             harken.close()
     digest_html, digest_text = out / "digest.html", out / "digest.txt"
-    digest_html.write_text(email.html or "", encoding="utf-8")
+    digest_html.write_text(email.html_for_file(), encoding="utf-8")
     digest_text.write_text(email.text, encoding="utf-8")
     return DemoResult(summaries, sorted(mailer.written), digest_html, digest_text, database)

@@ -1,6 +1,6 @@
-"""Digests: the mentions of one period, counted, ranked and emailed."""
+"""Digests: the mentions of one period, counted, ranked, charted and emailed."""
 
-from monitor.digest.build import Count, Digest, build_digest
+from monitor.digest.build import ActionItem, Author, Count, Digest, Response, build_digest
 from monitor.digest.send import (
     digest_message_id,
     digest_subject,
@@ -8,10 +8,16 @@ from monitor.digest.send import (
     render_digest,
     send_digest,
 )
+from monitor.digest.timeline import Bucket, Spike
 
 __all__ = [
+    "ActionItem",
+    "Author",
+    "Bucket",
     "Count",
     "Digest",
+    "Response",
+    "Spike",
     "build_digest",
     "digest_message_id",
     "digest_subject",

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from monitor.digest.timeline import (
+    Bucket,
+    Spike,
+    bucket_size,
+    busiest_hour,
+    heard_at,
+    timeline,
+)
 from monitor.mention import Severity, Verdict
 from monitor.storage import StoredVerdict
 
@@ -20,6 +28,50 @@ class Count:
 
     name: str
     count: int
+
+
+@dataclass(frozen=True)
+class Response:
+    """What people did about a mention's alert: its status and how long until someone answered."""
+
+    status: str = "open"  # open | acknowledged | resolved
+    responded_in: timedelta | None = None  # alert queued -> first acknowledged; None: not yet
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    """A mention that needs action, with what has been done about it."""
+
+    verdict: Verdict
+    status: str  # open | acknowledged | resolved
+    responded_in: timedelta | None
+
+    @property
+    def response_time(self) -> str:
+        """``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``; "" while nobody has answered."""
+        if self.responded_in is None:
+            return ""
+        seconds = max(int(self.responded_in.total_seconds()), 0)
+        if seconds < 60:
+            return f"{seconds} s"
+        minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+        if minutes < 60:
+            return f"{minutes} min"
+        if hours < 24:
+            return f"{hours} h {minutes % 60} min" if minutes % 60 else f"{hours} h"
+        return f"{days} d {hours % 24} h" if hours % 24 else f"{days} d"
+
+
+@dataclass(frozen=True)
+class Author:
+    """Someone who mentioned a brand in the period, by the reach the platform reported."""
+
+    name: str
+    source: str
+    followers: int  # the most the platform reported in the period
+    mentions: int
+    compound: float  # mean sentiment of their mentions
+    url: str  # their most recent mention's link ("" if it had none)
 
 
 @dataclass(frozen=True)
@@ -40,6 +92,12 @@ class Digest:
     negative: tuple[Verdict, ...]  # urgent/high first, then most negative
     positive: tuple[Verdict, ...]  # most positive first
     others: tuple[Verdict, ...]  # in neither list above, newest first
+    needs_action: tuple[ActionItem, ...] = ()  # ``negative`` with each one's alert status
+    authors: tuple[Author, ...] = ()  # most followers first
+    timeline: tuple[Bucket, ...] = ()  # the whole period in even buckets, oldest first
+    bucket: timedelta = timedelta(hours=1)  # each bucket's length
+    busiest: Spike | None = None  # None when the period is quiet or an hour or less
+    name: str = ""  # the scheduled digest's key; "" for [digest]
 
     @property
     def quiet(self) -> bool:
@@ -55,8 +113,14 @@ def build_digest(
     organisation: str,
     timezone: str,
     top: int,
+    responses: Mapping[int, Response] | None = None,
+    name: str = "",
 ) -> Digest:
-    """Count and rank the verdicts stored in [start, end); lists are capped at ``top``."""
+    """Count and rank the verdicts stored in [start, end); lists are capped at ``top``.
+
+    ``responses`` maps a stored mention's id to what was done about it; a mention missing from
+    it shows as open, with no response time.
+    """
     if start.utcoffset() is None or end.utcoffset() is None:
         raise ValueError("digest periods need aware datetimes")
     in_period = [s for s in stored if s.verdict.matched and start <= s.stored_at < end]
@@ -96,6 +160,8 @@ def build_digest(
     listed = {s.id for s in needs_attention} | {s.id for s in praise}
     others = [s for s in shown if s.id not in listed]
     others.sort(key=lambda s: (-s.stored_at.timestamp(), s.id))
+    size = bucket_size(start, end)
+    heard = [(heard_at(s, start, end), s) for s in shown]
     return Digest(
         organisation=organisation,
         start=start,
@@ -104,14 +170,50 @@ def build_digest(
         total=len(shown),
         ignored=len(in_period) - len(shown),
         by_severity=tuple(Count(s.value, severities[s]) for s in SHOWN_SEVERITIES),
-        by_sentiment=tuple(Count(name, sentiments[name]) for name in sentiment_names),
+        by_sentiment=tuple(Count(label, sentiments[label]) for label in sentiment_names),
         by_source=_ranked((v.mention.source for v in verdicts), top),
         by_brand=_ranked((brand for v in verdicts for brand in v.brands), top),
         by_tag=_ranked((tag for v in verdicts for tag in v.tags), top),
         negative=tuple(s.verdict for s in needs_attention[:top]),
         positive=tuple(s.verdict for s in praise[:top]),
         others=tuple(s.verdict for s in others[:top]),
+        needs_action=tuple(_action(s, responses) for s in needs_attention[:top]),
+        authors=_top_authors(shown, top),
+        timeline=timeline(heard, start, end, size),
+        bucket=size,
+        busiest=busiest_hour(heard, start, end),
+        name=name,
     )
+
+
+def _action(stored: StoredVerdict, responses: Mapping[int, Response] | None) -> ActionItem:
+    response = (responses or {}).get(stored.id, Response())
+    return ActionItem(stored.verdict, response.status, response.responded_in)
+
+
+def _top_authors(shown: Sequence[StoredVerdict], top: int) -> tuple[Author, ...]:
+    """Authors whose platform reported followers, by the most followers seen in the period."""
+    by_author: dict[tuple[str, str], list[StoredVerdict]] = {}
+    for stored in shown:
+        mention = stored.verdict.mention
+        followers = mention.metrics.get("followers")
+        if mention.author.strip() and isinstance(followers, int | float) and followers >= 0:
+            by_author.setdefault((mention.source, mention.author.strip()), []).append(stored)
+    authors = []
+    for (source, name), mentions in by_author.items():
+        latest = max(mentions, key=lambda s: (s.stored_at, s.id))
+        authors.append(
+            Author(
+                name=name,
+                source=source,
+                followers=int(max(s.verdict.mention.metrics["followers"] for s in mentions)),
+                mentions=len(mentions),
+                compound=sum(s.verdict.sentiment.compound for s in mentions) / len(mentions),
+                url=latest.verdict.mention.url,
+            )
+        )
+    authors.sort(key=lambda a: (-a.followers, -a.mentions, a.name.casefold(), a.source))
+    return tuple(authors[:top])
 
 
 def _ranked(names: Iterable[str], top: int) -> tuple[Count, ...]:

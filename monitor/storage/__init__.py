@@ -4,7 +4,26 @@ The schema is created and upgraded by the Alembic migrations in ``migrations/`` 
 ``Storage`` is opened; no alembic.ini is involved.
 """
 
-from monitor.storage.records import PendingAlert, Sighting, SourceHealth, StoredVerdict
+from monitor.storage.records import (
+    AlertChange,
+    AlertEvent,
+    AlertStatus,
+    OpenAlert,
+    PendingAlert,
+    Sighting,
+    SourceHealth,
+    StoredVerdict,
+)
 from monitor.storage.store import Storage
 
-__all__ = ["PendingAlert", "Sighting", "SourceHealth", "Storage", "StoredVerdict"]
+__all__ = [
+    "AlertChange",
+    "AlertEvent",
+    "AlertStatus",
+    "OpenAlert",
+    "PendingAlert",
+    "Sighting",
+    "SourceHealth",
+    "Storage",
+    "StoredVerdict",
+]

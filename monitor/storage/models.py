@@ -30,9 +30,15 @@ NAMING_CONVENTION = {
 }
 
 
-# Alert statuses and kinds as stored.
+# Alert statuses (of a delivery) and kinds as stored.
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+CANCELLED = "cancelled"  # an escalation whose alert was acknowledged before it was sent
 MENTION_ALERT, SOURCE_ALERT = "mention", "source"
+ESCALATION_ALERT = "escalation"  # one more delivery of a mention alert, to its next level
+# A mention alert's state: who owns it. NULL for source alerts, escalations and older rows.
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+# What alert_events records.
+RAISED, NOTIFIED, ESCALATED = "raised", "notified", "escalated"
 
 
 class UtcDateTime(types.TypeDecorator[datetime]):
@@ -171,6 +177,26 @@ class AlertRow(Base):
     last_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     message_id: Mapped[str | None]
+    state: Mapped[str | None] = mapped_column(String(20), index=True)  # OPEN | ACKNOWLEDGED | …
+    level: Mapped[int] = mapped_column(server_default="0")  # escalation level reached (sent to)
+    parent_id: Mapped[int | None] = mapped_column(  # kind "escalation": the alert it escalates
+        ForeignKey("alerts.id", ondelete="CASCADE"), index=True
+    )
+
+
+class AlertEventRow(Base):
+    """Every change of an alert's state, with who made it and when: its history."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # RAISED, NOTIFIED, ESCALATED, ACKNOWLEDGED…
+    at: Mapped[datetime]
+    who: Mapped[str]  # a person's name, or "harken"
+    via: Mapped[str] = mapped_column(String(20))  # harken | cli | link
+    level: Mapped[int | None]
+    note: Mapped[str | None]  # a resolution note; the addresses told, for NOTIFIED
 
 
 class DigestRow(Base):
@@ -182,3 +208,5 @@ class DigestRow(Base):
     sent_at: Mapped[datetime]
     recipients: Mapped[list[str]]
     mention_count: Mapped[int]
+    # Which scheduled digest: "" for [digest], else the [[digests]] table's key (0004).
+    digest: Mapped[str] = mapped_column(server_default="")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.mention import Verdict
 
@@ -39,6 +39,14 @@ class PendingAlert:
     kind: str = "mention"  # mention | source
     source: str | None = None  # the source it concerns (for a mention, the one that stored it)
     message: str | None = None  # kind "source": "state: details" (enqueue_source_alert)
+    level: int = 0  # kind "escalation": the level it goes to
+    parent_id: int | None = None  # kind "escalation": the mention alert it escalates
+    stale: bool = False  # kind "escalation": its alert was acknowledged since; do not send
+
+    @property
+    def alert_id(self) -> int:
+        """The alert people act on: the escalated alert for an escalation, else this one."""
+        return self.parent_id if self.parent_id is not None else self.id
 
 
 @dataclass(frozen=True)
@@ -56,3 +64,63 @@ class SourceHealth:
     alerted: bool = False  # an admin health alert about this source is open
     started_failing: bool = False
     recovered: bool = False
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One change in an alert's life: raised, notified, escalated, acknowledged, resolved."""
+
+    alert_id: int
+    action: str
+    at: datetime
+    who: str  # a person's name, or "harken"
+    via: str  # harken | cli | link
+    level: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertStatus:
+    """Where a mention alert stands: its state, level and who answered it when."""
+
+    id: int
+    created_at: datetime  # when Harken raised it: the mention was stored
+    severity: str
+    source: str
+    title: str  # the mention's title, or its text when it has none
+    state: str  # open | acknowledged | resolved
+    level: int
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+
+    @property
+    def first_response_at(self) -> datetime | None:
+        """When someone first acknowledged or resolved it."""
+        answered = [at for at in (self.acknowledged_at, self.resolved_at) if at is not None]
+        return min(answered, default=None)
+
+    @property
+    def time_to_first_response(self) -> timedelta | None:
+        """From Harken raising the alert to the first acknowledgement or resolution."""
+        first = self.first_response_at
+        return first - self.created_at if first is not None else None
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """What acknowledging or resolving did: ``changed`` is False when it was done already."""
+
+    changed: bool
+    status: AlertStatus
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """An open urgent mention alert, as the escalation job sees it."""
+
+    id: int
+    created_at: datetime
+    level: int

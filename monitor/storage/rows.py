@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from monitor.mention import Mention, Sentiment, Severity, Verdict
-from monitor.storage.models import AlertRow, MentionRow, SightingRow, SourceHealthRow, VerdictRow
+from monitor.storage.models import (
+    OPEN,
+    AlertRow,
+    MentionRow,
+    SightingRow,
+    SourceHealthRow,
+    VerdictRow,
+)
 from monitor.storage.records import PendingAlert, Sighting, SourceHealth
 
 
@@ -87,7 +94,10 @@ def sighting(row: SightingRow) -> Sighting:
 
 
 def pending_alert(
-    alert: AlertRow, mention: MentionRow | None, verdict_row: VerdictRow | None
+    alert: AlertRow,
+    mention: MentionRow | None,
+    verdict_row: VerdictRow | None,
+    parent_state: str | None = None,
 ) -> PendingAlert:
     stored = None
     if mention is not None and verdict_row is not None:
@@ -101,6 +111,9 @@ def pending_alert(
         kind=alert.kind,
         source=alert.source if mention is None else mention.source,
         message=alert.message,
+        level=alert.level,
+        parent_id=alert.parent_id,
+        stale=alert.parent_id is not None and parent_state != OPEN,
     )
 
 

@@ -9,14 +9,19 @@ from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from monitor.errors import StorageError
 from monitor.mention import Poll, Severity, Verdict
-from monitor.storage import database, rows, stories
+from monitor.storage import database, lifecycle, rows, stories
 from monitor.storage.models import (
+    ACKNOWLEDGED,
+    CANCELLED,
     FAILED,
+    MENTION_ALERT,
+    NOTIFIED,
     PENDING,
+    RESOLVED,
     SENT,
     SOURCE_ALERT,
     AlertRow,
@@ -27,7 +32,16 @@ from monitor.storage.models import (
     SourceHealthRow,
     VerdictRow,
 )
-from monitor.storage.records import PendingAlert, Sighting, SourceHealth, StoredVerdict
+from monitor.storage.records import (
+    AlertChange,
+    AlertEvent,
+    AlertStatus,
+    OpenAlert,
+    PendingAlert,
+    Sighting,
+    SourceHealth,
+    StoredVerdict,
+)
 from monitor.urls import canonical_url
 
 _SEVERITY_RANK = case(
@@ -151,17 +165,22 @@ class Storage:
 
     def pending_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]:
         """Alerts due for delivery at ``now``, oldest first."""
+        parent = aliased(AlertRow)
         query = (
-            select(AlertRow, MentionRow, VerdictRow)
+            select(AlertRow, MentionRow, VerdictRow, parent.state)
             .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
             .outerjoin(VerdictRow, VerdictRow.mention_id == MentionRow.id)
+            .outerjoin(parent, parent.id == AlertRow.parent_id)
             .where(AlertRow.status == PENDING, AlertRow.next_attempt_at <= now)
             .order_by(AlertRow.created_at, AlertRow.id)
             .limit(limit)
         )
         with self._transaction("read pending alerts") as session:
             found = session.execute(query).all()
-        return [rows.pending_alert(alert, mention, verdict) for alert, mention, verdict in found]
+        return [
+            rows.pending_alert(alert, mention, verdict, parent_state)
+            for alert, mention, verdict, parent_state in found
+        ]
 
     def enqueue_source_alert(
         self, source: str, now: datetime, message: str, groups: Sequence[str]
@@ -187,17 +206,47 @@ class Storage:
             session.flush()
         return row.id
 
-    def mark_alert_sent(self, alert_id: int, now: datetime, message_id: str) -> None:
-        """Record that the alert was delivered."""
-        self._update_alert(
-            alert_id,
-            "mark an alert sent",
-            status=SENT,
-            attempts=AlertRow.attempts + 1,
-            last_attempt_at=now,
-            sent_at=now,
-            message_id=message_id,
-        )
+    def mark_alert_sent(
+        self, alert_id: int, now: datetime, message_id: str, recipients: Sequence[str] = ()
+    ) -> None:
+        """Record that the alert was delivered (to ``recipients``, kept in its history)."""
+        doing = "mark an alert sent"
+        with self._transaction(doing) as session:
+            self._update_pending(
+                session,
+                alert_id,
+                doing,
+                status=SENT,
+                attempts=AlertRow.attempts + 1,
+                last_attempt_at=now,
+                sent_at=now,
+                message_id=message_id,
+            )
+            sent = session.execute(
+                select(AlertRow.state, AlertRow.parent_id, AlertRow.level).where(
+                    AlertRow.id == alert_id
+                )
+            ).one()
+            if sent.state is not None or sent.parent_id is not None:
+                lifecycle.record(
+                    session,
+                    sent.parent_id or alert_id,
+                    NOTIFIED,
+                    now,
+                    level=sent.level,
+                    note=", ".join(recipients) or None,
+                )
+
+    def mark_alert_cancelled(self, alert_id: int) -> bool:
+        """Drop a pending escalation that is no longer needed; False if it was not pending."""
+        with self._transaction("cancel an alert") as session:
+            result = session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, AlertRow.status == PENDING)
+                .values(status=CANCELLED),
+                execution_options={"synchronize_session": False},
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def mark_alert_failed(
         self, alert_id: int, now: datetime, error: str, retry_at: datetime | None
@@ -216,16 +265,94 @@ class Storage:
         )
 
     def _update_alert(self, alert_id: int, doing: str, **values: Any) -> None:
-        # Only a pending alert changes: a sent alert must never turn failed, nor the reverse.
         with self._transaction(doing) as session:
-            result = session.execute(
-                update(AlertRow)
-                .where(AlertRow.id == alert_id, AlertRow.status == PENDING)
-                .values(**values),
-                execution_options={"synchronize_session": False},
+            self._update_pending(session, alert_id, doing, **values)
+
+    @staticmethod
+    def _update_pending(session: Session, alert_id: int, doing: str, **values: Any) -> None:
+        # Only a pending alert changes: a sent alert must never turn failed, nor the reverse.
+        result = session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.status == PENDING)
+            .values(**values),
+            execution_options={"synchronize_session": False},
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise StorageError(f"could not {doing}: there is no pending alert {alert_id}")
+
+    # The alert lifecycle ----------------------------------------------------------------------
+
+    def open_urgent_alerts(self) -> list[OpenAlert]:
+        """Urgent mention alerts nobody has acknowledged yet, oldest first."""
+        with self._transaction("read open alerts") as session:
+            return lifecycle.open_urgent(session)
+
+    def escalate_alert(
+        self,
+        alert_id: int,
+        from_level: int,
+        levels: Sequence[tuple[int, Sequence[str]]],
+        now: datetime,
+    ) -> bool:
+        """Queue a delivery to each (level, groups) and record it, if the alert is still open
+        at ``from_level``; False if it was acknowledged or escalated meanwhile."""
+        with self._transaction(f"escalate alert {alert_id}") as session:
+            return lifecycle.escalate(session, alert_id, from_level, levels, now)
+
+    def acknowledge_alert(
+        self, alert_id: int, now: datetime, *, who: str, via: str
+    ) -> AlertChange | None:
+        """Acknowledge an open alert; None if there is no mention alert ``alert_id``."""
+        with self._transaction(f"acknowledge alert {alert_id}") as session:
+            return lifecycle.change(session, alert_id, ACKNOWLEDGED, now, who=who, via=via)
+
+    def resolve_alert(
+        self, alert_id: int, now: datetime, *, who: str, via: str, note: str
+    ) -> AlertChange | None:
+        """Resolve an open or acknowledged alert; None if there is no mention alert ``alert_id``."""
+        with self._transaction(f"resolve alert {alert_id}") as session:
+            return lifecycle.change(session, alert_id, RESOLVED, now, who=who, via=via, note=note)
+
+    def alert_status(self, alert_id: int) -> AlertStatus | None:
+        """Where one mention alert stands; None if there is no such alert."""
+        with self._transaction(f"read alert {alert_id}") as session:
+            found = lifecycle.statuses(session, [alert_id])
+        return found[0] if found else None
+
+    def alert_statuses(self, *, include_resolved: bool = False) -> list[AlertStatus]:
+        """Mention alerts not resolved yet (or all of them), oldest first."""
+        with self._transaction("read alerts") as session:
+            return lifecycle.statuses(session, include_resolved=include_resolved)
+
+    def mention_alert_statuses(self, start: datetime, end: datetime) -> dict[int, AlertStatus]:
+        """The status of the first alert of each mention stored in [start, end) that raised one,
+        by the mention's id."""
+        query = (
+            select(AlertRow.id, AlertRow.mention_id)
+            .join(MentionRow, MentionRow.id == AlertRow.mention_id)
+            .where(
+                MentionRow.stored_at >= start,
+                MentionRow.stored_at < end,
+                AlertRow.kind == MENTION_ALERT,
+                AlertRow.state.is_not(None),
             )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise StorageError(f"could not {doing}: there is no pending alert {alert_id}")
+        )
+        with self._transaction("read the alerts of a period's mentions") as session:
+            mention_of = {
+                alert_id: mention_id
+                for alert_id, mention_id in session.execute(query)
+                if mention_id is not None
+            }
+            found = lifecycle.statuses(session, list(mention_of)) if mention_of else []
+        statuses: dict[int, AlertStatus] = {}
+        for status in found:  # oldest first: a mention's first alert wins
+            statuses.setdefault(mention_of[status.id], status)
+        return statuses
+
+    def alert_events(self, alert_id: int) -> list[AlertEvent]:
+        """The alert's history: raised, notified, escalated, acknowledged, resolved."""
+        with self._transaction(f"read the history of alert {alert_id}") as session:
+            return lifecycle.events(session, alert_id)
 
     def alert_counts(self) -> dict[str, int]:
         """How many alerts are pending, sent and failed for good."""
@@ -241,12 +368,14 @@ class Storage:
         with self._transaction("read the oldest mention") as session:
             return session.scalar(select(func.min(MentionRow.stored_at)))
 
-    def last_digest_end(self) -> datetime | None:
-        """The end of the latest digest period recorded, or None before the first digest."""
+    def last_digest_end(self, digest: str | None = "") -> datetime | None:
+        """The end of the latest period recorded for ``digest`` ("" is [digest]; None: any
+        digest), or None before its first."""
+        query = select(DigestRow.period_end).order_by(DigestRow.period_end.desc()).limit(1)
+        if digest is not None:
+            query = query.where(DigestRow.digest == digest)
         with self._transaction("read the last digest") as session:
-            return session.scalar(
-                select(DigestRow.period_end).order_by(DigestRow.period_end.desc()).limit(1)
-            )
+            return session.scalar(query)
 
     def record_digest(
         self,
@@ -255,14 +384,17 @@ class Storage:
         sent_at: datetime,
         recipients: Sequence[str],
         mention_count: int,
+        *,
+        digest: str = "",
     ) -> None:
-        """Record a sent digest; its end becomes the next digest's start."""
+        """Record a sent digest; its end becomes the next start of the same ``digest``."""
         row = DigestRow(
             period_start=start,
             period_end=end,
             sent_at=sent_at,
             recipients=list(recipients),
             mention_count=mention_count,
+            digest=digest,
         )
         with self._transaction("record a digest") as session:
             session.add(row)

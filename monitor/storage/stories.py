@@ -10,10 +10,12 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from monitor.mention import Mention, Verdict
-from monitor.storage import database, rows
+from monitor.storage import database, lifecycle, rows
 from monitor.storage.models import (
     MENTION_ALERT,
+    OPEN,
     PENDING,
+    RAISED,
     AlertRow,
     MentionRow,
     SightingRow,
@@ -81,8 +83,9 @@ def save_verdict(
     session.execute(insert(VerdictRow).values(rows.verdict_values(mention_id, verdict)))
     _add_sighting(session, mention_id, mention, now)
     if alert_if(verdict):
-        session.execute(
-            insert(AlertRow).values(
+        alert_id = session.scalar(
+            insert(AlertRow)
+            .values(
                 kind=MENTION_ALERT,
                 mention_id=mention_id,
                 groups=list(verdict.notify),
@@ -90,8 +93,13 @@ def save_verdict(
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,
+                state=OPEN,
+                level=0,
             )
+            .returning(AlertRow.id)
         )
+        assert alert_id is not None  # an INSERT without ON CONFLICT returns its row
+        lifecycle.record(session, alert_id, RAISED, now, level=0)
     return True
 
 
