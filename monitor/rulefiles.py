@@ -13,14 +13,17 @@ import difflib
 import os
 from collections.abc import Collection
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from monitor.duration import Duration
 from monitor.errors import Problem, ProblemsError, RulesError
 from monitor.mention import Severity
 from monitor.rules import WEEKDAYS, Rule, RuleSet, parse_hours
+from monitor.spikes import SpikeWatch
 from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
 
 Positions = dict[KeyPath, tuple[int, int]]
@@ -42,6 +45,18 @@ _CONFIGURED = {
     "sources": ("source", False),
     "notify": ("recipient group", False),
 }
+
+
+class _SpikeTable(BaseModel):
+    """A rule's ``spike = { … }``: report a pile-on once instead of alerting on each mention."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window: Duration = timedelta(hours=1)
+    baseline: Duration = timedelta(days=7)
+    factor: float = Field(default=3.0, gt=1)
+    min_count: int = Field(default=10, ge=1)
+    measure: Literal["count", "negative_share"] = "count"
 
 
 class _RuleTable(BaseModel):
@@ -70,6 +85,7 @@ class _RuleTable(BaseModel):
     notify: list[str] = []
     suppress: bool = False
     reply: str | None = None
+    spike: _SpikeTable | None = None
 
     @field_validator("hours")
     @classmethod
@@ -245,6 +261,7 @@ class _Loader:
             return
         values: dict[str, Any] = model.model_dump()
         values.update({key: tuple(values[key]) for key in _LISTS})
+        values["spike"] = SpikeWatch(**values["spike"]) if values["spike"] else None
         self.rules.append(Rule(path=shown, line=header[0], **values))
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, time
 
 from monitor.mention import Mention, Sentiment, Severity
 from monitor.phrases import PhraseIndex, phrase_key, tokens
+from monitor.spikes import SpikeWatch
 
 
 class _Words:
@@ -56,6 +57,9 @@ class Rule:
     notify: tuple[str, ...] = ()
     suppress: bool = False  # alert nobody about this mention, whatever other rules ask
     reply: str | None = None  # suggested reply template, under templates/replies/
+    # Set: the rule watches for pile-ons; its severity and notify go to one spike alert, not
+    # to each mention.
+    spike: SpikeWatch | None = None
     _any: _Words | None = field(init=False, repr=False, compare=False)
     _all: _Words | None = field(init=False, repr=False, compare=False)
     _none: _Words | None = field(init=False, repr=False, compare=False)

@@ -54,7 +54,16 @@ def build_scheduler(harken: Harken) -> BackgroundScheduler:
         name="deliver alerts",
     )
     scheduler.add_job(
+        harken.reload_rules,
+        IntervalTrigger(seconds=settings.rules.check_every.total_seconds()),
+        id="rules",
+        name="reload edited rules",
+    )
+    scheduler.add_job(
         harken.check_silence, IntervalTrigger(minutes=5), id="silence", name="check silence"
+    )
+    scheduler.add_job(
+        harken.check_spikes, IntervalTrigger(minutes=5), id="spikes", name="check spikes"
     )
     if settings.oncall.levels:
         scheduler.add_job(

@@ -23,6 +23,7 @@ from monitor.health import HealthPolicy
 from monitor.mailer import Mailer, Sender
 from monitor.pipeline import PollSummary, check_silence, poll_source
 from monitor.source import Source
+from monitor.spikes import Sighting, detect
 from monitor.storage import Storage
 from monitor.templating import Templates
 
@@ -138,6 +139,58 @@ class Harken:
             if source.settings.silent_after is not None:
                 check_silence(source, self.storage, self.now, self.health_policy)
         self.deliver_alerts()
+
+    def check_spikes(self) -> int:
+        """Open one alert per rule whose mentions pile up beyond their usual level; returns how many.
+
+        The alert stays open (no repeat) until the pile-on subsides below the spike level.
+        """
+        watched = [rule for rule in self.triage.rules.rules if rule.spike is not None]
+        if not watched:
+            return 0
+        now = self.now()
+        opened = 0
+        try:
+            longest = max(rule.spike.window + rule.spike.baseline for rule in watched if rule.spike)
+            stored = self.storage.verdicts_between(now - longest, now)
+            open_alerts = {
+                health.source for health in self.storage.source_health() if health.alerted
+            }
+            for rule in watched:
+                assert rule.spike is not None
+                sightings = [
+                    Sighting(
+                        entry.stored_at,
+                        entry.verdict.sentiment.label == "negative",
+                        entry.verdict.mention.title,
+                        entry.verdict.mention.url,
+                    )
+                    for entry in stored
+                    if rule.name in entry.verdict.rules
+                ]
+                spike = detect(rule.spike, sightings, now)
+                key = f"spike:{rule.name}"
+                if spike is None:
+                    if key in open_alerts:
+                        self.storage.set_source_alerted(key, False)
+                    continue
+                if key in open_alerts:
+                    continue
+                groups = rule.notify or self.config.settings.alerts.notify
+                self.storage.enqueue_source_alert(
+                    key, now, spike.describe(rule.name, rule.spike), groups
+                )
+                self.storage.set_source_alerted(key, True)
+                log.warning(
+                    "rule %s: %s", rule.name, spike.describe(rule.name, rule.spike).splitlines()[0]
+                )
+                opened += 1
+        except HarkenError as error:
+            log.error("spikes: could not check: %s", error)
+            return opened
+        if opened:
+            self.deliver_alerts()
+        return opened
 
     def poll_all(self) -> list[PollSummary]:
         return [self.poll(source) for source in self.sources]

@@ -68,6 +68,8 @@ class Triage:
             fired.append(rule.name)
             reasons.append(reason)
             tags.update(dict.fromkeys(rule.tags))
+            if rule.spike is not None:
+                continue  # its outcomes belong to the spike alert, counted over many mentions
             notify.update(dict.fromkeys(rule.notify))
             suppressed = suppressed or rule.suppress
             reply = reply or (rule.reply or "")

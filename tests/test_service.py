@@ -128,3 +128,35 @@ def test_an_edited_rule_file_is_picked_up_and_a_broken_edit_keeps_the_last_good_
         assert 'missing required key "description"' in body
     finally:
         service.close()
+
+
+def test_a_pile_on_alerts_once_as_a_spike_with_a_count_and_examples(
+    tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "wave.toml").write_text(
+        '[[rule]]\nname = "refund-wave"\ndescription = "many people asking for refunds at once"\n'
+        'any_words = ["refund"]\nseverity = "urgent"\ntags = ["billing"]\n'
+        'spike = { window = "1h", baseline = "7d", factor = 3, min_count = 10 }\n',
+        encoding="utf-8",
+    )
+    posts = [(f"r{n}", f"Acme refund problem {n}", "Acme owes me a refund.") for n in range(12)]
+    http_server.routes["/feed.xml"] = Reply(rss_feed(*posts))
+    harness = Harness(tmp_path)
+    harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port, rules=rules)
+    service = Harken(load_config(harness.config), now=clock)
+    try:
+        summary = service.poll_all()[0]
+        assert summary.stored == 12
+        assert smtp_server.inbox == []  # no alert per mention: the rule watches for a spike
+        clock.now += timedelta(minutes=5)
+        assert service.check_spikes() == 1
+        assert service.check_spikes() == 0  # one alert per pile-on
+        (spike,) = smtp_server.inbox
+        assert spike["Subject"] == "[Harken] Rule refund-wave: spike"
+        body = spike.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "12 mentions for rule refund-wave in the last hour" in body
+        assert "Acme refund problem 11" in body
+    finally:
+        service.close()

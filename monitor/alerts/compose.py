@@ -104,7 +104,16 @@ def source_alert_subject(source: str, message: str) -> str:
     state, _ = split_source_message(message)
     if not _STATE_WORDS.fullmatch(state):
         state = _UNKNOWN_STATE
-    return f"[Harken] Source {clean_header(source, _SOURCE_NAME_LIMIT)}: {state}"
+    return f"[Harken] {about(source)}: {state}"
+
+
+def about(source: str) -> str:
+    """What an admin alert is about, in words: a source, the rule files, or one rule's spike."""
+    if source == "rules":
+        return "Rule files"
+    if source.startswith("spike:"):
+        return f"Rule {clean_header(source.removeprefix('spike:'), _SOURCE_NAME_LIMIT)}"
+    return f"Source {clean_header(source, _SOURCE_NAME_LIMIT)}"
 
 
 def compose_source_alert(
