@@ -55,6 +55,7 @@ def build_triage(config: Config, rules: RuleSet) -> Triage:
         alert_groups=settings.alerts.notify,
         alert_from=settings.alerts.min_severity,
         timezone=settings.organisation.timezone,
+        source_kinds={name: source.type for name, source in config.sources.items()},
     )
 
 
