@@ -45,7 +45,7 @@ from typing import Any
 
 import feedparser
 
-from monitor.config import load_config
+from monitor.config import RulesSettings, load_config
 from monitor.mailer import FolderMailer
 from monitor.pipeline import PollSummary
 from monitor.service import Harken
@@ -230,6 +230,13 @@ def write_config(directory: Path, port: int, feeds: Sequence[int]) -> Path:
         f'[sources.feed{n:04d}]\ntype = "rss"\nurl = "http://127.0.0.1:{port}/feed/{n}"\n'
         for n in feeds
     )
+    # The repo's sentiment lexicon, where this version of Harken has one.
+    lexicon = REPO / "rules" / "sentiment" / "lexicon.toml"
+    lexicon_line = (
+        f"lexicon = {json.dumps(str(lexicon))}"
+        if "lexicon" in RulesSettings.model_fields and lexicon.is_file()
+        else ""
+    )
     path = directory / "config.toml"
     path.write_text(
         f"""
@@ -247,6 +254,7 @@ url = "sqlite:///harken.db"
 
 [rules]
 path = {json.dumps(str(REPO / "rules"))}
+{lexicon_line}
 
 [templates]
 path = {json.dumps(str(REPO / "templates"))}

@@ -124,6 +124,7 @@ def build_engine(directory: Path, brand: str) -> Triage:
                 'url = "sqlite:///:memory:"',
                 "[rules]",
                 f"path = {json.dumps(str(REPO / 'rules'))}",
+                f"lexicon = {json.dumps(str(REPO / 'rules' / 'sentiment' / 'lexicon.toml'))}",
                 "",
             ]
         ),

@@ -185,6 +185,7 @@ def write_config(directory: Path, brand: BrandSetup) -> Path:
                 "",
                 "[rules]",
                 f"path = {json.dumps(str(REPO / 'rules'))}",
+                f"lexicon = {json.dumps(str(REPO / 'rules' / 'sentiment' / 'lexicon.toml'))}",
                 "",
             ]
         ),

@@ -10,9 +10,11 @@ from pathlib import Path
 from monitor.config import Config
 from monitor.errors import NotConfigured
 from monitor.fetch import Fetcher
+from monitor.lexicon import load_lexicon
 from monitor.rulefiles import load_rules
 from monitor.rules import RuleSet
-from monitor.source import Source, SourceContext, source_kinds
+from monitor.sentiment import SentimentScorer
+from monitor.source import Source, SourceContext, source_kind
 from monitor.triage import Triage
 
 log = logging.getLogger("harken")
@@ -34,9 +36,11 @@ def load_config_rules(config: Config, path: Path | None = None) -> RuleSet:
     )
 
 
-def rules_version(path: Path) -> tuple[tuple[str, int, int], ...]:
-    """What changes when a rule file is edited, added or removed: names, sizes and mtimes."""
+def rules_version(config: Config) -> tuple[tuple[str, int, int], ...]:
+    """What changes when a rule file or the lexicon is edited, added or removed."""
+    path = config.rules_path
     files = [path] if path.is_file() else sorted(path.glob("*.toml")) if path.is_dir() else []
+    files.append(config.lexicon_path)
     version = []
     for file in files:
         try:
@@ -48,6 +52,7 @@ def rules_version(path: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 def build_triage(config: Config, rules: RuleSet) -> Triage:
+    """Triage as the config describes it; a broken lexicon file raises RulesError."""
     settings = config.settings
     return Triage(
         settings.brands,
@@ -56,6 +61,7 @@ def build_triage(config: Config, rules: RuleSet) -> Triage:
         alert_from=settings.alerts.min_severity,
         timezone=settings.organisation.timezone,
         source_kinds={name: source.type for name, source in config.sources.items()},
+        scorer=SentimentScorer(load_lexicon(config.lexicon_path)),
     )
 
 
@@ -81,14 +87,15 @@ def build_sources(
     config: Config, fetcher: Fetcher, now: Callable[[], datetime] = utc_now
 ) -> list[Source]:
     """The enabled sources; one that declines to start is skipped with its reason logged."""
-    kinds = source_kinds()
     context = source_context(config, fetcher, now)
     sources = []
     for name, settings in config.sources.items():
         if not settings.enabled:
             continue
         try:
-            sources.append(kinds[settings.type](name, settings, context))
+            kind = source_kind(settings.type)
+            assert kind is not None  # load_config accepted the type, so it loads
+            sources.append(kind(name, settings, context))
         except NotConfigured as reason:
             log.warning(
                 "source %s is not configured and will not run: %s",

@@ -16,6 +16,7 @@ from monitor.config import Config, config_path, load_config
 from monitor.duration import parse_duration
 from monitor.errors import ConfigError, HarkenError, ProblemsError
 from monitor.jsonl import triage_lines
+from monitor.lexicon import load_lexicon
 
 # The daemon's modules (storage, mail, scheduler) load only for the commands that use them,
 # so `harken triage` and `harken rules check` start quickly.
@@ -113,6 +114,7 @@ def rules_check(
         raise typer.Exit(1) from None
     try:
         rules = wiring.load_config_rules(config, path)
+        load_lexicon(config.lexicon_path)
     except ProblemsError as error:
         for problem in error.problems:
             print(str(problem))
@@ -467,7 +469,7 @@ def sources_test(
     name: Annotated[str, typer.Argument(help="the source's name in config.toml")],
 ) -> None:
     """Poll one source once from scratch and print what Harken would store; store nothing."""
-    from monitor.source import source_kinds
+    from monitor.source import source_kind
 
     config = _config()
     settings = config.sources.get(name)
@@ -478,7 +480,9 @@ def sources_test(
     try:
         engine = wiring.build_triage(config, wiring.load_config_rules(config))
         context = wiring.source_context(config, wiring.build_fetcher(config))
-        source = source_kinds()[settings.type](name, settings, context)
+        kind = source_kind(settings.type)
+        assert kind is not None  # load_config accepted the type, so it loads
+        source = kind(name, settings, context)
         print(f"{name} ({settings.type}) {source.describe({})}".rstrip())
         poll = source.poll({})
     except HarkenError as error:

@@ -25,7 +25,7 @@ from monitor.duration import Duration
 from monitor.errors import ConfigError, Problem, ProblemsError
 from monitor.mention import Severity
 from monitor.query import parse_query
-from monitor.source import SourceSettings, source_kinds
+from monitor.source import SourceSettings, kind_names, source_kind
 from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
 
 DEFAULT_CONFIG = "config.toml"
@@ -178,6 +178,7 @@ class ScheduledDigest:
 class RulesSettings(_Section):
     path: str = "rules"
     check_every: Duration = timedelta(seconds=10)  # the daemon reloads edited rule files
+    lexicon: str = "rules/sentiment/lexicon.toml"  # complaint words and patterns for sentiment
 
 
 class TemplatesSettings(_Section):
@@ -303,6 +304,10 @@ class Config:
         return self.directory / self.settings.rules.path
 
     @property
+    def lexicon_path(self) -> Path:
+        return self.directory / self.settings.rules.lexicon
+
+    @property
     def templates_path(self) -> Path:
         return self.directory / self.settings.templates.path
 
@@ -395,16 +400,15 @@ def load_config(path: Path) -> Config:
     except ValidationError as error:
         problems += validation_problems(error, Settings, positions, shown)
 
-    kinds = source_kinds()
     sources: dict[str, SourceSettings] = {}
     tables = raw.get("sources")
     for name, table in (tables if isinstance(tables, dict) else {}).items():
         if not isinstance(table, dict):
             continue  # already reported by the Settings model
-        kind = kinds.get(str(table.get("type", "")))
+        kind = source_kind(str(table.get("type", "")))
         if kind is None:
             line, column = line_of(positions, ("sources", name, "type"))
-            known = ", ".join(sorted(kinds)) or "none installed"
+            known = ", ".join(kind_names()) or "none installed"
             if "type" in table:
                 message = (
                     f'sources.{name}: unknown type "{table["type"]}"; installed kinds: {known}'

@@ -81,6 +81,7 @@ class SentimentScorer:
         self._emoji = frozenset(key for key in self.analyzer.emojis if len(key) == 1)
 
     def score(self, text: str, hits: Sequence[BrandHit] = ()) -> Sentiment:
+        """How ``text`` reads where ``hits`` name the brand, and the sentence that decided."""
         negative: list[float] = []
         positive: list[float] = []
         most_negative = most_positive = (0.0, "")
@@ -88,7 +89,7 @@ class SentimentScorer:
             compound = self.sentence_compound(masked)
             if compound < 0:
                 negative.append(compound)
-                most_negative = min(most_negative, (compound, written))
+                most_negative = min(most_negative, (compound, written), key=lambda pair: pair[0])
             elif compound > 0:
                 positive.append(compound)
                 most_positive = max(most_positive, (compound, written), key=lambda pair: pair[0])

@@ -39,7 +39,7 @@ class Harken:
         self.config = config
         self.now = now
         # Rules first: a broken rule file stops start-up before anything else is touched.
-        self._rules_version = rules_version(config.rules_path)
+        self._rules_version = rules_version(config)
         self.triage = build_triage(config, load_config_rules(config))
         self._broken_rules_version: tuple[tuple[str, int, int], ...] | None = None
         self.storage = Storage(config.storage_url)
@@ -104,7 +104,7 @@ class Harken:
 
         Returns True when new rules were loaded.
         """
-        version = rules_version(self.config.rules_path)
+        version = rules_version(self.config)
         if version == self._rules_version or version == self._broken_rules_version:
             return False
         try:

@@ -76,18 +76,30 @@ class Source(abc.ABC):
         return ""
 
 
+def kind_names() -> list[str]:
+    """The config words of every installed source kind, without importing any of them."""
+    return sorted({entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)})
+
+
 @cache
-def source_kinds() -> dict[str, type[Source]]:
-    """Every installed source kind by its config word (``rss``), loaded from entry points."""
-    kinds: dict[str, type[Source]] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+def source_kind(name: str) -> type[Source] | None:
+    """The installed source kind called ``name``, imported on first use; None if there is none.
+
+    Only the kinds a config uses are imported, so a command that needs no platform library
+    (``harken triage``) does not pay for loading them all.
+    """
+    for entry in entry_points(group=ENTRY_POINT_GROUP, name=name):
         try:
             loaded = entry.load()
         except Exception as error:  # one broken plugin must not take Harken down with it
             log.error("source kind %s (%s) cannot be loaded: %s", entry.name, entry.value, error)
-            continue
+            return None
         if isinstance(loaded, type) and issubclass(loaded, Source):
-            kinds[entry.name] = loaded
-        else:
-            log.error("source kind %s (%s) is not a Source subclass", entry.name, entry.value)
-    return kinds
+            return loaded
+        log.error("source kind %s (%s) is not a Source subclass", entry.name, entry.value)
+    return None
+
+
+def source_kinds() -> dict[str, type[Source]]:
+    """Every installed source kind that loads, by its config word (``rss``)."""
+    return {name: kind for name in kind_names() if (kind := source_kind(name)) is not None}

@@ -69,6 +69,7 @@ to = ["marketing"]
 
 [rules]
 path = "{rules or REPO / "rules"}"
+lexicon = "{REPO / "rules" / "sentiment" / "lexicon.toml"}"
 
 [templates]
 path = "{REPO / "templates"}"

@@ -223,7 +223,7 @@ def test_unknown_names_from_config_get_a_suggestion(tmp_path: Path) -> None:
         'rules/r.toml:7:1: rule "r": unknown key "colour"; known keys: all_words, any_words, '
         "brands, days, description, has_tags, hours, langs, min_engagement, min_followers, name, "
         "none_words, notify, overrides, reply, sentiment_above, sentiment_below, severity, "
-        "sources, suppress, tags",
+        "sources, spike, suppress, tags",
     ]
 
 

@@ -121,7 +121,9 @@ def test_an_edited_rule_file_is_picked_up_and_a_broken_edit_keeps_the_last_good_
         assert not service.reload_rules()
         assert not service.reload_rules()  # the same broken edit is reported once
         assert service.triage(post).severity is Severity.HIGH  # the last good rules keep running
-        alerts = [message for message in smtp_server.inbox if "rules" in str(message["Subject"])]
+        alerts = [
+            message for message in smtp_server.inbox if "Rule files" in str(message["Subject"])
+        ]
         assert len(alerts) == 1
         body = alerts[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert 'mine.toml:3:1: rule "loud": severity: Input should be' in body

@@ -20,7 +20,7 @@ from monitor.digest import render_digest
 from monitor.mailer import FolderMailer
 from monitor.pipeline import PollSummary
 from monitor.service import Harken
-from monitor.source import source_kinds
+from monitor.source import source_kind
 
 FEEDS = {"demo_news": "news.xml", "demo_forum": "forum.atom"}
 ACME = Brand(name="Acme", terms=["Acme", "@acme", "#acme", "Acme Cloud"], exclude=["Acme Hardware"])
@@ -56,7 +56,8 @@ def serve_posts() -> Iterator[str]:
 
 def demo_config(config: Config, base_url: str, database: Path) -> Config:
     """The user's config with Acme as the brand, the local feeds as sources and a fresh database."""
-    rss = source_kinds()["rss"]
+    rss = source_kind("rss")
+    assert rss is not None
     sources = {
         name: rss.Settings.model_validate({"type": "rss", "url": f"{base_url}/{file}"})
         for name, file in FEEDS.items()
