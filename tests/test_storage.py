@@ -136,12 +136,13 @@ def test_a_verdict_reads_back_equal_to_what_was_saved(storage: Storage) -> None:
         ),
         matched=True,
         brands=("acme", "acme cloud"),
-        sentiment=Sentiment(compound=-0.4939, label="negative"),
+        sentiment=Sentiment(compound=-0.4939, label="negative", sentence="Acme's outage again"),
         severity=Severity.URGENT,
         rules=("outage",),
         tags=("outage", "cloud"),
         notify=("oncall", "comms"),
         reasons=('rule "outage" fired', "sentiment -0.49"),
+        reply="outage",
     )
     bare = verdict("bare", Severity.IGNORE, notify=())
     save(storage, [full, bare])

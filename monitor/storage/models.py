@@ -131,6 +131,8 @@ class VerdictRow(Base):
     tags: Mapped[list[str]]
     notify: Mapped[list[str]]
     reasons: Mapped[list[str]]
+    sentence: Mapped[str] = mapped_column(Text, server_default="", default="")
+    reply: Mapped[str] = mapped_column(Text, server_default="", default="")
 
 
 class CursorRow(Base):

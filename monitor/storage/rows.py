@@ -59,6 +59,8 @@ def verdict_values(mention_id: int, verdict: Verdict) -> dict[str, Any]:
         "tags": list(verdict.tags),
         "notify": list(verdict.notify),
         "reasons": list(verdict.reasons),
+        "sentence": verdict.sentiment.sentence,
+        "reply": verdict.reply,
     }
 
 
@@ -80,12 +82,15 @@ def verdict(mention: MentionRow, verdict: VerdictRow) -> Verdict:
         ),
         matched=verdict.matched,
         brands=tuple(verdict.brands),
-        sentiment=Sentiment(compound=verdict.compound, label=verdict.label),
+        sentiment=Sentiment(
+            compound=verdict.compound, label=verdict.label, sentence=verdict.sentence
+        ),
         severity=Severity(verdict.severity),
         rules=tuple(verdict.rules),
         tags=tuple(verdict.tags),
         notify=tuple(verdict.notify),
         reasons=tuple(verdict.reasons),
+        reply=verdict.reply,
     )
 
 
