@@ -386,6 +386,9 @@ class BrandHit:
     text: str  # the words as written in the mention
     start: int
     end: int
+    # Whether the words are one of the brand's names (masked before scoring sentiment) or
+    # another word its query looks for ("awful", "refund"), which must keep its feeling.
+    names: bool = True
 
 
 Span = tuple[int, int]
@@ -501,6 +504,7 @@ class _Query:
     evaluate: Evaluate
     positive: frozenset[int]
     exclude: tuple[int, ...]
+    names: frozenset[str]  # the brand's terms, as _name_key reads them
 
 
 class BrandMatcher:
@@ -542,6 +546,7 @@ class BrandMatcher:
                     _compile(node, self._terms),
                     frozenset(self._terms[term] for term in positive_terms(node)),
                     tuple(self._terms[term] for term in exclude),
+                    frozenset(_name_key(term) for term in brand.terms),
                 )
             )
         # How to confirm a term where its first word stands, and how far before that it starts.
@@ -630,8 +635,24 @@ class BrandMatcher:
             view = seen.narrowed(query.positive, excluded) if excluded else seen
             if query.evaluate(view):
                 spans = view.spans(sorted(query.positive))
-                hits += [BrandHit(query.brand, seen.text[s:e], s, e) for s, e in _leftmost(spans)]
+                hits += [
+                    BrandHit(
+                        query.brand, seen.text[s:e], s, e, _is_name(seen.text[s:e], query.names)
+                    )
+                    for s, e in _leftmost(spans)
+                ]
         return hits
+
+
+def _is_name(written: str, names: frozenset[str]) -> bool:
+    """Whether a query's hit holds one of the brand's names ("Acme Cloud" holds "Acme")."""
+    key = f" {_name_key(written)} "
+    return any(f" {name} " in key for name in names)
+
+
+def _name_key(words: str) -> str:
+    """How a hit is compared with the brand's names: any case, any spacing, no @ or #."""
+    return " ".join(words.casefold().lstrip("@#").split())
 
 
 def _leftmost(spans: Iterable[Span]) -> list[Span]:

@@ -6,6 +6,7 @@ import functools
 import math
 import re
 from collections.abc import Sequence
+from functools import cache
 
 from vaderSentiment.vaderSentiment import NEGATE, SentimentIntensityAnalyzer, normalize
 
@@ -194,7 +195,7 @@ def aimed_sentences(text: str, hits: Sequence[BrandHit]) -> list[tuple[str, str]
         start, end = spans[index]
         pieces, cursor = [], start
         for hit in ordered:
-            if start <= hit.start < end:
+            if start <= hit.start < end and (hit.names or _not_a_feeling(hit.text)):
                 pieces += [text[cursor : hit.start], _BRAND_PLACEHOLDER]
                 cursor = hit.end
         pieces.append(text[cursor:end])
@@ -202,6 +203,17 @@ def aimed_sentences(text: str, hits: Sequence[BrandHit]) -> list[tuple[str, str]
         if masked:
             sentences.append((text[start:end].strip(), masked))
     return sentences
+
+
+def _not_a_feeling(words: str) -> bool:
+    # A query's other words are masked too unless they are a word VADER gives a feeling to:
+    # "Acme Hardware" is a name in all but the config; "awful" must keep its weight.
+    return words.casefold().strip() not in _vader_words()
+
+
+@cache
+def _vader_words() -> frozenset[str]:
+    return frozenset(SentimentIntensityAnalyzer().lexicon)
 
 
 def aimed_text(text: str, hits: Sequence[BrandHit]) -> str:

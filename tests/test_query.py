@@ -293,7 +293,7 @@ def test_terms_brands_work_as_before_beside_query_brands() -> None:
     )
     text = "Acme Hardware sells Acme Cloud, ask @acme"
     assert matcher.find(text) == [
-        BrandHit("Hardware Co", "Acme Hardware", 0, 13),
+        BrandHit("Hardware Co", "Acme Hardware", 0, 13, names=False),  # not among its terms
         BrandHit("Acme", "Acme Cloud", 20, 30),
         BrandHit("Acme", "@acme", 36, 41),
     ]

@@ -200,3 +200,14 @@ def test_a_bad_span_of_hours_is_a_rule_file_problem(tmp_path: Path) -> None:
     with pytest.raises(RulesError) as caught:
         load_rules(folder)
     assert 'rules.toml:4:1: rule "n": hours: "late" is not a span of hours' in str(caught.value)
+
+
+def test_a_querys_feeling_words_keep_their_feeling_while_the_name_is_masked(tmp_path: Path) -> None:
+    brand = Brand(
+        name="Acme", terms=["Acme", "Acme Cloud"], query='"Acme Cloud" AND (awful OR terrible)'
+    )
+    rules = write_rules(tmp_path / "r", '[[rule]]\nname = "all"\ndescription = "everything"\n')
+    triage = Triage([brand], load_rules(rules))
+    verdict = triage(Mention("t", "1", "Acme Cloud is awful today"))
+    assert verdict.matched
+    assert verdict.sentiment.label == "negative"  # "awful" was not masked as if it were a name
