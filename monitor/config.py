@@ -178,7 +178,9 @@ class ScheduledDigest:
 class RulesSettings(_Section):
     path: str = "rules"
     check_every: Duration = timedelta(seconds=10)  # the daemon reloads edited rule files
-    lexicon: str = "rules/sentiment/lexicon.toml"  # complaint words and patterns for sentiment
+    lexicon: str = (
+        ""  # complaint words and patterns; "" = sentiment/lexicon.toml in the rules folder
+    )
 
 
 class TemplatesSettings(_Section):
@@ -305,7 +307,10 @@ class Config:
 
     @property
     def lexicon_path(self) -> Path:
-        return self.directory / self.settings.rules.lexicon
+        lexicon = self.settings.rules.lexicon
+        return (
+            self.directory / lexicon if lexicon else self.rules_path / "sentiment" / "lexicon.toml"
+        )
 
     @property
     def templates_path(self) -> Path:

@@ -46,9 +46,17 @@ def poll_source(
     """Poll one source and store what is new. Never raises: a failure is the summary's error."""
     policy = policy or HealthPolicy()
     try:
-        poll = source.poll(storage.cursor(source.name))
+        cursor = storage.cursor(source.name)
+        poll = source.poll(cursor)
         verdicts = [triage(mention) for mention in poll.mentions]
-        fresh = storage.save_poll(source.name, poll, verdicts, now(), alert_if=needs_alert)
+        # A 304, or a page with nothing new, changes nothing: writing it back would only take
+        # the database's write lock from the polls that do have something to store.
+        unchanged = not poll.mentions and poll.cursor == cursor
+        fresh = (
+            []
+            if unchanged
+            else storage.save_poll(source.name, poll, verdicts, now(), alert_if=needs_alert)
+        )
     except SourceError as error:
         return _failed(source, storage, now, error, policy)
     except HarkenError as error:  # storage trouble: the cursor did not move, so nothing is lost
@@ -83,7 +91,7 @@ def _failed(
 ) -> PollSummary:
     name, at = source.name, now()
     try:
-        before = {health.source: health for health in storage.source_health()}.get(name)
+        before = storage.health_of(name)
         failures = (before.consecutive_failures if before else 0) + 1
         attempt = after_failure(error, failures, source.settings.every, at, policy)
         health = storage.record_source_result(
@@ -147,7 +155,7 @@ def check_silence(
     """Open an alert for a source that works but has brought nothing for too long."""
     name, at = source.name, now()
     try:
-        health = {h.source: h for h in storage.source_health()}.get(name)
+        health = storage.health_of(name)
         if health is None or health.alerted:
             return
         message = silence_alert(

@@ -75,7 +75,7 @@ class Harken:
     def waiting(self, source: Source) -> str | None:
         """Why a scheduled poll of ``source`` should not run now (backing off, disabled), if so."""
         try:
-            health = {h.source: h for h in self.storage.source_health()}.get(source.name)
+            health = self.storage.health_of(source.name)
         except HarkenError:
             return None  # the poll itself will report the database
         if health is None:

@@ -449,6 +449,12 @@ class Storage:
             select(SourceHealthRow).where(SourceHealthRow.source == source).with_for_update()
         ).one()
 
+    def health_of(self, source: str) -> SourceHealth | None:
+        """One source's health, or None before its first poll: one row, read on every poll."""
+        with self._transaction("read source health") as session:
+            row = session.get(SourceHealthRow, source)
+            return rows.health(row) if row is not None else None
+
     def source_health(self) -> list[SourceHealth]:
         """Every source's health, by name."""
         with self._transaction("read source health") as session:
