@@ -287,10 +287,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _descendants_cpu() -> float:
+    """CPU seconds of live child processes (the daemon's parse workers), from /proc."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():  # ppid: a direct child of this process
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def cpu_seconds() -> float:
     """CPU of this process, all threads, plus any child processes it waited for."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+    return time.process_time() + children.ru_utime + children.ru_stime + _descendants_cpu()
 
 
 def run_cycle(name: str, harken: Harken, pool: ThreadPoolExecutor, port: int) -> Cycle:
@@ -323,8 +337,11 @@ def measure_polling(
     """Cold, partial and warm cycles with ``threads`` pollers; sends back dicts of Cycle."""
     with tempfile.TemporaryDirectory(prefix="harken-bench-poll-") as temporary:
         directory = Path(temporary)
+        # Parse in processes as `harken run` does (one per CPU).
         harken = Harken(
-            load_config(write_config(directory, port, range(count))), mailer=FolderMailer(directory)
+            load_config(write_config(directory, port, range(count))),
+            mailer=FolderMailer(directory),
+            parse_processes=os.cpu_count() or 1,
         )
         try:
             baseline = peak_rss_mb()

@@ -14,7 +14,7 @@ from monitor.lexicon import load_lexicon
 from monitor.rulefiles import load_rules
 from monitor.rules import RuleSet
 from monitor.sentiment import SentimentScorer
-from monitor.source import Source, SourceContext, source_kind
+from monitor.source import Offload, Source, SourceContext, run_here, source_kind
 from monitor.triage import Triage
 
 log = logging.getLogger("harken")
@@ -71,7 +71,10 @@ def build_fetcher(config: Config) -> Fetcher:
 
 
 def source_context(
-    config: Config, fetcher: Fetcher, now: Callable[[], datetime] = utc_now
+    config: Config,
+    fetcher: Fetcher,
+    now: Callable[[], datetime] = utc_now,
+    offload: Offload = run_here,
 ) -> SourceContext:
     """What every source gets besides its settings: the fetcher, all brand terms, the clock."""
     brands = config.settings.brands
@@ -80,14 +83,18 @@ def source_context(
         terms=tuple(dict.fromkeys(term for brand in brands for term in brand.terms)),
         exclude=tuple(dict.fromkeys(term for brand in brands for term in brand.exclude)),
         now=now,
+        offload=offload,
     )
 
 
 def build_sources(
-    config: Config, fetcher: Fetcher, now: Callable[[], datetime] = utc_now
+    config: Config,
+    fetcher: Fetcher,
+    now: Callable[[], datetime] = utc_now,
+    offload: Offload = run_here,
 ) -> list[Source]:
     """The enabled sources; one that declines to start is skipped with its reason logged."""
-    context = source_context(config, fetcher, now)
+    context = source_context(config, fetcher, now, offload)
     sources = []
     for name, settings in config.sources.items():
         if not settings.enabled:

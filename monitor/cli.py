@@ -276,7 +276,8 @@ def run() -> None:
     config = _config()
     from monitor.scheduler import run_until_stopped
 
-    harken = _open(config)
+    # Several polls run at once in the daemon: parse feeds on every core.
+    harken = _open(config, parse_processes=os.cpu_count() or 1)
     try:
         run_until_stopped(harken)
     finally:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
+from typing import Any, TypeVar
 
 from monitor.alerts import DeliveryReport, configured_links, deliver_pending, escalate_due
 from monitor.app import (
@@ -22,20 +25,28 @@ from monitor.errors import HarkenError
 from monitor.health import HealthPolicy
 from monitor.mailer import Mailer, Sender
 from monitor.pipeline import PollSummary, check_silence, poll_source
-from monitor.source import Source
+from monitor.source import Source, run_here
 from monitor.spikes import Sighting, detect
 from monitor.storage import Storage
 from monitor.templating import Templates
 
 log = logging.getLogger("harken")
 
+T = TypeVar("T")
+
 
 class Harken:
     """The running pieces built from one config: what ``poll``, ``run`` and ``digest`` drive."""
 
     def __init__(
-        self, config: Config, now: Callable[[], datetime] = utc_now, mailer: Sender | None = None
+        self,
+        config: Config,
+        now: Callable[[], datetime] = utc_now,
+        mailer: Sender | None = None,
+        parse_processes: int = 0,
     ) -> None:
+        """``parse_processes`` > 1 parses feeds in that many processes (the daemon, with several
+        polls under way at once); 0 or 1 parses in the polling thread."""
         self.config = config
         self.now = now
         # Rules first: a broken rule file stops start-up before anything else is touched.
@@ -44,7 +55,16 @@ class Harken:
         self._broken_rules_version: tuple[tuple[str, int, int], ...] | None = None
         self.storage = Storage(config.storage_url)
         self.fetcher = build_fetcher(config)
-        self.sources = build_sources(config, self.fetcher, now)
+        self._parsers = (
+            ProcessPoolExecutor(
+                parse_processes, mp_context=multiprocessing.get_context("forkserver")
+            )
+            if parse_processes > 1
+            else None
+        )
+        self.sources = build_sources(
+            config, self.fetcher, now, self._offload if self._parsers else run_here
+        )
         self.templates = Templates(config.templates_path)
         self.mailer: Sender = mailer or Mailer(config.settings.email)
         # One sender at a time in this process, so two finishing polls cannot send one alert twice.
@@ -62,8 +82,14 @@ class Harken:
             log.warning("web: %s", why_no_links)
 
     def close(self) -> None:
+        if self._parsers is not None:
+            self._parsers.shutdown(cancel_futures=True)
         self.fetcher.close()
         self.storage.close()
+
+    def _offload(self, function: Callable[..., T], /, *args: Any) -> T:
+        assert self._parsers is not None
+        return self._parsers.submit(function, *args).result()
 
     def poll(self, source: Source) -> PollSummary:
         """Poll one source, store what is new, then send any alerts it raised."""

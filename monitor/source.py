@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib.metadata import entry_points
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +41,20 @@ class SourceSettings(BaseModel):
     )
 
 
+T = TypeVar("T")
+
+
+class Offload(Protocol):
+    """Runs CPU-heavy, pure work (parsing a feed) where it will not hold up other polls."""
+
+    def __call__(self, function: Callable[..., T], /, *args: Any) -> T: ...
+
+
+def run_here(function: Callable[..., T], /, *args: Any) -> T:
+    """Offload nowhere: run in the calling thread (one-shot commands, tests)."""
+    return function(*args)
+
+
 @dataclass(frozen=True)
 class SourceContext:
     """What Harken hands every source besides its own settings."""
@@ -49,6 +63,9 @@ class SourceContext:
     terms: tuple[str, ...] = ()  # every brand's terms: what a searching source searches for
     exclude: tuple[str, ...] = ()  # phrases that are not the brand, for platforms that can exclude
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Where to parse: the daemon hands a process pool here so a cold cycle uses every core.
+    # The function and its arguments and result must pickle: module-level, plain data.
+    offload: Offload = run_here
 
 
 class Source(abc.ABC):

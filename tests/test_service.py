@@ -162,3 +162,27 @@ def test_a_pile_on_alerts_once_as_a_spike_with_a_count_and_examples(
         assert "Acme refund problem 11" in body
     finally:
         service.close()
+
+
+def test_feeds_parsed_in_worker_processes_store_the_same_mentions(
+    tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
+) -> None:
+    http_server.routes["/feed.xml"] = Reply(
+        rss_feed(("a", "Acme ships v2", "Acme shipped version two."))
+    )
+    harness = Harness(tmp_path)
+    harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port)
+    service = Harken(load_config(harness.config), now=clock, parse_processes=2)
+    try:
+        (summary,) = service.poll_all()
+        assert summary.error is None
+        assert summary.stored == 1
+        (stored,) = service.storage.verdicts_between(START, clock.now + timedelta(seconds=1))
+        assert stored.verdict.mention.title == "Acme ships v2"
+        http_server.routes["/feed.xml"] = Reply(
+            b"<html>not a feed</html>", headers={"Content-Type": "text/html"}
+        )
+        (broken,) = service.poll_all()
+        assert "HTML" in (broken.error or "")  # the worker's error comes back as the source's
+    finally:
+        service.close()
