@@ -288,17 +288,25 @@ def peak_rss_mb() -> float:
 
 
 def _descendants_cpu() -> float:
-    """CPU seconds of live child processes (the daemon's parse workers), from /proc."""
-    total = 0.0
+    """CPU seconds of live descendant processes (the parse workers sit under a forkserver)."""
     ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid():  # ppid: a direct child of this process
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    family = {os.getpid()}
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in family} - family
+        grew = bool(found)
+        family |= found
+    return sum(used[pid] for pid in family if pid != os.getpid())
 
 
 def cpu_seconds() -> float:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 from monitor.errors import FetchError, HarkenError, RateLimited, SourceError
 from monitor.health import HealthPolicy, after_failure, failing_alert, silence_alert
 from monitor.mention import Severity, Verdict
 from monitor.source import Source
-from monitor.storage import Storage
+from monitor.storage import SourceHealth, Storage
 from monitor.triage import Triage
 
 log = logging.getLogger("harken.poll")
@@ -42,9 +43,18 @@ def poll_source(
     triage: Triage,
     now: Callable[[], datetime],
     policy: HealthPolicy | None = None,
+    before: SourceHealth | Literal["unread"] | None = "unread",
 ) -> PollSummary:
-    """Poll one source and store what is new. Never raises: a failure is the summary's error."""
+    """Poll one source and store what is new. Never raises: a failure is the summary's error.
+
+    ``before`` is the source's health as the caller already read it (None: never polled).
+    """
     policy = policy or HealthPolicy()
+    if before == "unread":
+        try:
+            before = storage.health_of(source.name)
+        except HarkenError:
+            before = None
     try:
         cursor = storage.cursor(source.name)
         poll = source.poll(cursor)
@@ -58,15 +68,14 @@ def poll_source(
             else storage.save_poll(source.name, poll, verdicts, now(), alert_if=needs_alert)
         )
     except SourceError as error:
-        return _failed(source, storage, now, error, policy)
+        return _failed(source, storage, now, error, policy, before)
     except HarkenError as error:  # storage trouble: the cursor did not move, so nothing is lost
-        return _failed(source, storage, now, FetchError(str(error)), policy)
+        return _failed(source, storage, now, FetchError(str(error)), policy, before)
     except Exception as error:  # a bug in one plugin must not stop the others
         log.exception("source %s: unexpected error", source.name, extra={"source": source.name})
-        return _failed(
-            source, storage, now, FetchError(f"unexpected {type(error).__name__}: {error}"), policy
-        )
-    _succeeded(source, storage, now, policy)
+        unexpected = FetchError(f"unexpected {type(error).__name__}: {error}")
+        return _failed(source, storage, now, unexpected, policy, before)
+    _succeeded(source, storage, now, policy, before)
     return PollSummary(
         source=source.name,
         fetched=poll.fetched,
@@ -88,10 +97,10 @@ def _failed(
     now: Callable[[], datetime],
     error: SourceError,
     policy: HealthPolicy,
+    before: SourceHealth | None,
 ) -> PollSummary:
     name, at = source.name, now()
     try:
-        before = storage.health_of(name)
         failures = (before.consecutive_failures if before else 0) + 1
         attempt = after_failure(error, failures, source.settings.every, at, policy)
         health = storage.record_source_result(
@@ -124,9 +133,15 @@ def _failed(
 
 
 def _succeeded(
-    source: Source, storage: Storage, now: Callable[[], datetime], policy: HealthPolicy
+    source: Source,
+    storage: Storage,
+    now: Callable[[], datetime],
+    policy: HealthPolicy,
+    before: SourceHealth | None,
 ) -> None:
     name, at = source.name, now()
+    if _steady(before, at):
+        return
     try:
         health = storage.record_source_result(name, at, None)
         if health.recovered:
@@ -147,6 +162,24 @@ def _succeeded(
             storage_error,
             extra={"source": name},
         )
+
+
+# A healthy source's success is written at most this often: each write takes the database's
+# write lock, and a warm cycle of 304s would otherwise spend most of its CPU on them.
+RECORD_SUCCESS_EVERY = timedelta(minutes=1)
+
+
+def _steady(before: SourceHealth | None, at: datetime) -> bool:
+    """Whether a success changes nothing worth writing now."""
+    return (
+        before is not None
+        and before.failing_since is None
+        and not before.alerted
+        and before.backoff_until is None
+        and before.disabled_reason is None
+        and before.last_success_at is not None
+        and at - before.last_success_at < RECORD_SUCCESS_EVERY
+    )
 
 
 def check_silence(

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from monitor.alerts import DeliveryReport, configured_links, deliver_pending, escalate_due
 from monitor.app import (
@@ -27,7 +27,7 @@ from monitor.mailer import Mailer, Sender
 from monitor.pipeline import PollSummary, check_silence, poll_source
 from monitor.source import Source, run_here
 from monitor.spikes import Sighting, detect
-from monitor.storage import Storage
+from monitor.storage import SourceHealth, Storage
 from monitor.templating import Templates
 
 log = logging.getLogger("harken")
@@ -91,19 +91,19 @@ class Harken:
         assert self._parsers is not None
         return self._parsers.submit(function, *args).result()
 
-    def poll(self, source: Source) -> PollSummary:
+    def poll(
+        self, source: Source, before: SourceHealth | Literal["unread"] | None = "unread"
+    ) -> PollSummary:
         """Poll one source, store what is new, then send any alerts it raised."""
-        summary = poll_source(source, self.storage, self.triage, self.now, self.health_policy)
+        summary = poll_source(
+            source, self.storage, self.triage, self.now, self.health_policy, before
+        )
         if summary.stored or summary.error:
             self.deliver_alerts()
         return summary
 
-    def waiting(self, source: Source) -> str | None:
+    def waiting(self, source: Source, health: SourceHealth | None) -> str | None:
         """Why a scheduled poll of ``source`` should not run now (backing off, disabled), if so."""
-        try:
-            health = self.storage.health_of(source.name)
-        except HarkenError:
-            return None  # the poll itself will report the database
         if health is None:
             return None
         if health.disabled_reason and source.name in self._tried_since_start:
@@ -118,12 +118,16 @@ class Harken:
         A source disabled in an earlier run gets one try after a restart: restarting is how an
         admin says "I fixed the credentials".
         """
-        reason = self.waiting(source)
+        try:
+            health = self.storage.health_of(source.name)
+        except HarkenError:
+            return self.poll(source)  # the poll itself will report the database
+        reason = self.waiting(source, health)
         self._tried_since_start.add(source.name)
         if reason:
             log.debug("source %s: skipped, %s", source.name, reason, extra={"source": source.name})
             return None
-        return self.poll(source)
+        return self.poll(source, health)
 
     def reload_rules(self) -> bool:
         """Pick up edited rule files. A broken edit keeps the last good rules and tells the admins.
