@@ -10,11 +10,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from monitor.errors import FetchError, HarkenError, RateLimited, SourceError
 from monitor.health import HealthPolicy, after_failure, failing_alert, silence_alert
-from monitor.mention import Severity, Verdict
+from monitor.mention import Cursor, Severity, Verdict
 from monitor.source import Source
 from monitor.storage import SourceHealth, Storage
 from monitor.triage import Triage
@@ -43,20 +42,16 @@ def poll_source(
     triage: Triage,
     now: Callable[[], datetime],
     policy: HealthPolicy | None = None,
-    before: SourceHealth | Literal["unread"] | None = "unread",
+    state: tuple[Cursor, SourceHealth | None] | None = None,
 ) -> PollSummary:
     """Poll one source and store what is new. Never raises: a failure is the summary's error.
 
-    ``before`` is the source's health as the caller already read it (None: never polled).
+    ``state`` is the source's cursor and health as the caller already read them.
     """
     policy = policy or HealthPolicy()
-    if before == "unread":
-        try:
-            before = storage.health_of(source.name)
-        except HarkenError:
-            before = None
+    before: SourceHealth | None = None
     try:
-        cursor = storage.cursor(source.name)
+        cursor, before = state or storage.poll_state(source.name)
         poll = source.poll(cursor)
         verdicts = [triage(mention) for mention in poll.mentions]
         # A 304, or a page with nothing new, changes nothing: writing it back would only take

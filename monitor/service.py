@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from monitor.alerts import DeliveryReport, configured_links, deliver_pending, escalate_due
 from monitor.app import (
@@ -24,6 +24,7 @@ from monitor.digest import Digest, Response, build_digest, send_digest
 from monitor.errors import HarkenError
 from monitor.health import HealthPolicy
 from monitor.mailer import Mailer, Sender
+from monitor.mention import Cursor
 from monitor.pipeline import PollSummary, check_silence, poll_source
 from monitor.source import Source, run_here
 from monitor.spikes import Sighting, detect
@@ -92,11 +93,11 @@ class Harken:
         return self._parsers.submit(function, *args).result()
 
     def poll(
-        self, source: Source, before: SourceHealth | Literal["unread"] | None = "unread"
+        self, source: Source, state: tuple[Cursor, SourceHealth | None] | None = None
     ) -> PollSummary:
         """Poll one source, store what is new, then send any alerts it raised."""
         summary = poll_source(
-            source, self.storage, self.triage, self.now, self.health_policy, before
+            source, self.storage, self.triage, self.now, self.health_policy, state
         )
         if summary.stored or summary.error:
             self.deliver_alerts()
@@ -119,7 +120,7 @@ class Harken:
         admin says "I fixed the credentials".
         """
         try:
-            health = self.storage.health_of(source.name)
+            cursor, health = self.storage.poll_state(source.name)
         except HarkenError:
             return self.poll(source)  # the poll itself will report the database
         reason = self.waiting(source, health)
@@ -127,7 +128,7 @@ class Harken:
         if reason:
             log.debug("source %s: skipped, %s", source.name, reason, extra={"source": source.name})
             return None
-        return self.poll(source, health)
+        return self.poll(source, (cursor, health))
 
     def reload_rules(self) -> bool:
         """Pick up edited rule files. A broken edit keeps the last good rules and tells the admins.

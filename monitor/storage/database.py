@@ -78,11 +78,17 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+READ_ONLY = "harken_read_only"  # an execution option: this transaction only reads
+
+
 def _begin_sqlite(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front, waiting up to the busy timeout; a deferred
     # transaction that reads first would fail outright ("database is locked") if another
     # process wrote in between.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Pure reads (cursor and health before each poll) take no lock: in WAL mode they see the
+    # last committed state without waiting for, or holding up, a writer.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def insert(dialect: Dialect, model: type[Any]) -> postgresql.Insert | sqlite.Insert:

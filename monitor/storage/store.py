@@ -63,6 +63,9 @@ class Storage:
             self._engine.dispose()
             raise
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self._engine.execution_options(**{database.READ_ONLY: True}), expire_on_commit=False
+        )
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -73,14 +76,25 @@ class Storage:
         with database.translate_errors(self._engine, doing), self._sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[Session]:
+        with database.translate_errors(self._engine, doing), self._readers.begin() as session:
+            yield session
+
     def _insert(self, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
         return database.insert(self._engine.dialect, model)
 
     def cursor(self, source: str) -> dict[str, Any]:
         """The source's cursor as its last poll left it; {} if it was never polled."""
-        with self._transaction(f"read the cursor of source {source!r}") as session:
+        return self.poll_state(source)[0]
+
+    def poll_state(self, source: str) -> tuple[dict[str, Any], SourceHealth | None]:
+        """The source's cursor and health, read together before a poll, without a lock."""
+        with self._read(f"read the cursor of source {source!r}") as session:
             state = session.scalar(select(CursorRow.state).where(CursorRow.source == source))
-        return dict(state) if state is not None else {}
+            row = session.get(SourceHealthRow, source)
+            health = rows.health(row) if row is not None else None
+        return (dict(state) if state is not None else {}), health
 
     def save_poll(
         self,
@@ -450,8 +464,8 @@ class Storage:
         ).one()
 
     def health_of(self, source: str) -> SourceHealth | None:
-        """One source's health, or None before its first poll: one row, read on every poll."""
-        with self._transaction("read source health") as session:
+        """One source's health, or None before its first poll."""
+        with self._read("read source health") as session:
             row = session.get(SourceHealthRow, source)
             return rows.health(row) if row is not None else None
 
