@@ -128,7 +128,11 @@ def parse_feed(
 
 
 def _preset_url(settings: RssSettings, terms: tuple[str, ...]) -> str:
-    query = settings.query or " OR ".join(f'"{term}"' if " " in term else term for term in terms)
+    # News searches know no handles or hashtags: "@acme" and "#acme" are just "acme" there.
+    words: dict[str, str] = {}  # case-folded -> first spelling
+    for term in terms:
+        words.setdefault(term.lstrip("@#").casefold(), term.lstrip("@#"))
+    query = settings.query or " OR ".join(f'"{w}"' if " " in w else w for w in words.values())
     return PRESETS[str(settings.preset)].format(
         query=quote_plus(query),
         language=quote_plus(settings.language),

@@ -477,7 +477,9 @@ def test_a_preset_builds_the_feed_address_from_the_brand_terms(
     settings = kind.Settings.model_validate(
         {"type": "rss", "preset": "google_news", "language": "en-GB", "country": "GB"}
     )
-    source = kind("news", settings, SourceContext(fetcher, terms=("Acme", "Acme Cloud")))
+    source = kind(
+        "news", settings, SourceContext(fetcher, terms=("Acme", "@acme", "#ACME", "Acme Cloud"))
+    )
     assert isinstance(source, RssSource)
     assert source.url == (
         "https://news.google.com/rss/search?q=Acme+OR+%22Acme+Cloud%22&hl=en-GB&gl=GB&ceid=GB:en"
