@@ -33,6 +33,7 @@ from monitor.errors import AccessDenied, BadPayload, FetchError, NotConfigured, 
 from monitor.fetch import DEFAULT_RATE_LIMIT_WAIT, USER_AGENT, raise_for_status
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
+from sources.times import utc_time
 
 log = logging.getLogger("harken.sources")
 
@@ -225,7 +226,7 @@ class BlueskySource(Source):
         mentions = []
         newest: datetime | None = None
         for uri, post in posts.items():
-            indexed = parse_time(post.get("indexedAt"))
+            indexed = utc_time(post.get("indexedAt"))
             if indexed and (newest is None or indexed > newest):
                 newest = indexed
             if uri in seen:
@@ -348,7 +349,7 @@ def jetstream_mention(
     did, rkey = event.get("did"), commit.get("rkey")
     if not (isinstance(did, str) and did and isinstance(rkey, str) and rkey):
         return None
-    published = parse_time(record.get("createdAt")) or datetime.fromtimestamp(
+    published = utc_time(record.get("createdAt")) or datetime.fromtimestamp(
         event["time_us"] / 1e6, UTC
     )
     return _post_mention(source, f"at://{did}/{POST}/{rkey}", did, record, published, {}, event)
@@ -374,7 +375,7 @@ def search_mention(source: str, post: Mapping[str, Any]) -> Mention | None:
     }
     handle = author.get("handle")
     name = handle if isinstance(handle, str) and handle else str(author.get("did") or "")
-    published = parse_time(record.get("createdAt")) or parse_time(post.get("indexedAt"))
+    published = utc_time(record.get("createdAt")) or utc_time(post.get("indexedAt"))
     return _post_mention(source, uri, name, record, published, metrics, post)
 
 
@@ -410,16 +411,3 @@ def _reply_uri(reply: object, which: str) -> str:
     ref = reply.get(which) if isinstance(reply, Mapping) else None
     uri = ref.get("uri") if isinstance(ref, Mapping) else None
     return uri if isinstance(uri, str) else ""
-
-
-def parse_time(value: object) -> datetime | None:
-    """An atproto datetime as aware UTC; one without an offset is taken as UTC."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)

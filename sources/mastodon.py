@@ -11,7 +11,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -29,6 +28,7 @@ from monitor.errors import (
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
 from sources.text import html_to_text
+from sources.times import utc_time
 
 log = logging.getLogger("harken.sources.mastodon")
 
@@ -295,7 +295,7 @@ def _to_mention(source: str, instance: str, item: Any) -> Mention:
         title=str(status.get("spoiler_text") or "").strip(),
         url=url if isinstance(url, str) and url else uri,
         author=f"@{acct}" if acct else "",
-        published=_published(status.get("created_at")),
+        published=utc_time(status.get("created_at")),
         lang=str(status.get("language") or ""),
         metrics={
             key: value
@@ -305,16 +305,6 @@ def _to_mention(source: str, instance: str, item: Any) -> Mention:
         parent_id=str(parent) if parent else "",
         raw=item,
     )
-
-
-def _published(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _newest(before: Mapping[str, str], now: Mapping[str, str]) -> dict[str, str]:

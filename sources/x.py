@@ -27,6 +27,7 @@ from monitor.errors import (
 from monitor.fetch import retry_after_seconds
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
+from sources.times import utc_time
 
 log = logging.getLogger("harken.sources.x")
 
@@ -380,7 +381,7 @@ def _to_mention(source: str, post: dict[str, Any], users: Mapping[str, dict[str,
         text=html.unescape(text if isinstance(text, str) else post["text"]),  # X escapes &, <, >
         url=url,
         author=f"@{username}" if username else "",
-        published=_published(post.get("created_at")),
+        published=utc_time(post.get("created_at")),
         lang="" if lang in _NO_LANGUAGE else lang,
         metrics=metrics,
         thread_id=str(post.get("conversation_id") or ""),
@@ -406,16 +407,6 @@ def _metrics(counts: object, names: Mapping[str, str]) -> dict[str, float]:
         for theirs, ours in names.items()
         if isinstance(counts.get(theirs), int | float) and not isinstance(counts[theirs], bool)
     }
-
-
-def _published(created_at: object) -> datetime | None:
-    if not isinstance(created_at, str):
-        return None
-    try:
-        published = datetime.fromisoformat(created_at)
-    except ValueError:
-        return None
-    return published.astimezone(UTC) if published.tzinfo else published.replace(tzinfo=UTC)
 
 
 def _post_id(value: object) -> int | None:
