@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,13 @@ def make_config(tmp_path: Path, smtp_port: int, **alerts: object) -> Config:
     return Config(settings, {}, tmp_path / "config.toml")
 
 
-def urgent(item_id: str, title: str = HOSTILE_TITLE, notify: tuple[str, ...] = ()) -> Verdict:
+def urgent(
+    item_id: str,
+    title: str = HOSTILE_TITLE,
+    notify: tuple[str, ...] = (),
+    reply: str = "",
+    author: str = "angry_user",
+) -> Verdict:
     return Verdict(
         mention=Mention(
             source="hn_acme",
@@ -50,7 +57,7 @@ def urgent(item_id: str, title: str = HOSTILE_TITLE, notify: tuple[str, ...] = (
             text=HOSTILE_TEXT,
             title=title,
             url=f"https://news.example.org/item?id={item_id}",
-            author="angry_user",
+            author=author,
             published=NOW - timedelta(minutes=5),
         ),
         matched=True,
@@ -61,6 +68,7 @@ def urgent(item_id: str, title: str = HOSTILE_TITLE, notify: tuple[str, ...] = (
         tags=("outage", "support"),
         notify=notify,
         reasons=('rule "outage": text contains "down"',),
+        reply=reply,
     )
 
 
@@ -110,6 +118,66 @@ def test_an_urgent_mention_reaches_the_oncall_group_as_text_and_html(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
     assert 'href="https://news.example.org/item?id=1"' in markup
     assert storage.alert_counts() == {"pending": 0, "sent": 1, "failed": 0}
+
+
+def bodies(message: EmailMessage) -> tuple[str, str]:
+    text, html = message.iter_parts()
+    assert isinstance(text, EmailMessage)
+    assert isinstance(html, EmailMessage)
+    return text.get_content(), html.get_content()
+
+
+def test_an_alert_suggests_the_reply_its_rule_chose(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    queue(storage, urgent("1", reply="outage"))
+
+    assert deliver(storage, config) == DeliveryReport(sent=1)
+
+    [message] = smtp_server.inbox
+    plain, markup = bodies(message)
+    assert "Suggested reply (edit before posting):" in plain
+    assert "  Hi angry_user, thanks for flagging this" in plain
+    assert "Acme isn't working as it should" in plain
+    assert "The Acme Ltd team" in plain
+    assert "Suggested reply" in markup
+    assert "Hi angry_user, thanks for flagging this" in markup
+
+
+def test_an_unknown_reply_is_left_out_and_warned_about_once(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    queue(storage, urgent("1", reply="apology_never_written"), urgent("2", reply="../alert"))
+    queue(storage, urgent("3", reply="apology_never_written"))
+
+    with caplog.at_level(logging.WARNING, logger="monitor.alerts"):
+        report = deliver(storage, config)
+
+    assert report == DeliveryReport(sent=3)
+    for message in smtp_server.inbox:
+        plain, markup = bodies(message)
+        assert "Suggested reply" not in plain
+        assert "Suggested reply" not in markup
+    warnings = [r.getMessage() for r in caplog.records if "apology_never_written" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "replies/apology_never_written.txt.j2" in warnings[0]
+
+
+def test_hostile_text_in_a_suggested_reply_is_escaped_in_html(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    queue(storage, urgent("1", reply="complaint", author="<img src=x onerror=alert(1)>"))
+
+    assert deliver(storage, config) == DeliveryReport(sent=1)
+
+    [message] = smtp_server.inbox
+    plain, markup = bodies(message)
+    assert "Hi <img src=x onerror=alert(1)>, thank you for telling us" in plain
+    assert "<img" not in markup
+    assert "Hi &lt;img src=x onerror=alert(1)&gt;, thank you for telling us" in markup
 
 
 def test_the_subject_holds_only_trusted_words() -> None:

@@ -3,18 +3,29 @@ body from the templates."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from monitor.errors import DeliveryError
 from monitor.mailer import Email, clean_header
 from monitor.mention import Verdict
 from monitor.templating import Templates
+
+log = logging.getLogger(__name__)
 
 TEXT_TEMPLATE = "alert.txt.j2"
 HTML_TEMPLATE = "alert.html.j2"
 SOURCE_TEXT_TEMPLATE = "source_alert.txt.j2"
 SOURCE_HTML_TEMPLATE = "source_alert.html.j2"
+REPLY_FOLDER = "replies"
+# A rule's reply names a file: plain words only, so "../alert" never reaches the loader.
+_REPLY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# Reply templates already warned about, so a missing one is logged once, not once per alert.
+_warned_replies: set[str] = set()
 _SENTIMENT_WORDS = {"negative", "neutral", "positive"}
 # A source alert's state line reaches the subject only if it is a few plain words.
 _STATE_WORDS = re.compile(r"[A-Za-z][A-Za-z0-9 ,'-]{0,47}")
@@ -78,6 +89,7 @@ def compose_alert(
         "resolve_url": resolve_url,
         "escalation": escalation,
     }
+    context["suggested_reply"] = suggested_reply(verdict, templates, context)
     return Email(
         subject=escalation_subject(verdict, escalation.level)
         if escalation
@@ -85,6 +97,35 @@ def compose_alert(
         text=templates.render(TEXT_TEMPLATE, context),
         html=templates.render(HTML_TEMPLATE, context),
     )
+
+
+def suggested_reply(verdict: Verdict, templates: Templates, context: Mapping[str, Any]) -> str:
+    """The rule's suggested reply rendered from ``replies/<reply>.txt.j2``; "" when none fits.
+
+    A missing or broken reply template costs the responder a head start, not the alert: it is
+    logged once and the alert goes without it.
+    """
+    if not verdict.reply:
+        return ""
+    name = f"{REPLY_FOLDER}/{verdict.reply}.txt.j2"
+    path = templates.folder / name
+    if not _REPLY_NAME.fullmatch(verdict.reply) or not path.is_file():
+        _warn_once(
+            str(path),
+            f"suggested reply {verdict.reply!r}: no template {path}; alerts go without it until you add it",
+        )
+        return ""
+    try:
+        return templates.render(name, context).strip()
+    except DeliveryError as error:
+        _warn_once(str(path), f"suggested reply {verdict.reply!r} left out: {error}")
+        return ""
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned_replies:
+        _warned_replies.add(key)
+        log.warning("%s", message)
 
 
 def split_source_message(message: str) -> tuple[str, str]:
