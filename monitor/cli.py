@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from monitor import app as wiring
+from monitor import logs
 from monitor.config import Config, config_path, load_config
 from monitor.duration import parse_duration
 from monitor.errors import ConfigError, HarkenError, ProblemsError
@@ -51,16 +51,15 @@ def _options(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug details")] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text for people, json for log collectors")
+    ] = "text",
 ) -> None:
     state.config_file = config
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Library chatter (every HTTP request) drowns out what a person needs to see.
-    for noisy in ("httpx", "httpcore", "alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if log_format not in ("text", "json"):
+        print(f'--log-format must be "text" or "json", not "{log_format}"', file=sys.stderr)
+        raise typer.Exit(2)
+    logs.configure("json" if log_format == "json" else "text", verbose)
 
 
 def _config() -> Config:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -388,3 +389,48 @@ def test_rules_backtest_says_what_a_new_rule_set_would_change(harness: Harness) 
     assert "Acme is a scam" in no_longer
     assert "everything-low: 0 -> 3  (+3)" in result.stdout
     assert "angry-complaint: 1 -> 0  (-1)" in result.stdout
+
+
+def test_json_logs_name_the_source_and_never_carry_a_secret(
+    harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
+) -> None:
+    secret = "s3cr3t-Password-that-must-not-leak"
+    http_server.routes["/broken.xml"] = Reply(b"no", status=500)
+    harness.write_config(
+        {"news": http_server.url("/news.xml"), "broken": http_server.url("/broken.xml")},
+        smtp_server.port,
+        extra='[web]\nsecret_env = "HARKEN_TEST_WEB_SECRET"\n',
+    )
+    config = harness.config.read_text().replace(
+        'from = "harken@example.com"',
+        'from = "harken@example.com"\nusername = "harken"\npassword_env = "HARKEN_TEST_SMTP"',
+    )
+    harness.config.write_text(config)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "--log-format",
+            "json",
+            "--config",
+            str(harness.config),
+            "poll",
+        ],
+        cwd=harness.folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "HARKEN_TEST_SMTP": secret,
+            "HARKEN_TEST_WEB_SECRET": secret + "-web-0123456789abcdef",
+        },
+        check=False,
+    )
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert records, result.stderr
+    failing = [record for record in records if record.get("source") == "broken"]
+    assert failing
+    assert "HTTP 500" in failing[0]["message"]
+    assert secret not in result.stderr + result.stdout
