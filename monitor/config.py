@@ -104,6 +104,30 @@ class AlertSettings(_Section):
     min_severity: Severity = Severity.URGENT
     retry_every: Duration = timedelta(minutes=1)
     max_attempts: int = Field(default=20, gt=0)
+    # Pending alerts about one story raised within this of each other go as one message.
+    group_window: Duration | None = None
+    quiet_hours: str = ""  # "22:00-07:00", organisation time: non-urgent alerts wait till it ends
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, hours: str) -> str:
+        return _check_with("parse_hours", hours) if hours else hours
+
+
+class ChannelSettings(_Section):
+    """A chat or paging service, as an Apprise URL; ``{VAR}`` is filled from the environment."""
+
+    url: str = Field(min_length=1)
+    notify: list[str] = Field(min_length=1)  # recipient groups whose alerts also go here
+
+    @field_validator("url")
+    @classmethod
+    def _looks_like_a_url(cls, url: str) -> str:
+        if "://" not in url:
+            raise ValueError(
+                'not an Apprise URL; write it as "service://…", e.g. "slack://{SLACK_TOKEN}/#ops"'
+            )
+        return url
 
 
 class HealthSettings(_Section):
@@ -279,6 +303,7 @@ class Settings(_Section):
     brands: list[Brand] = Field(min_length=1)
     sources: dict[str, dict[str, Any]] = {}
     recipients: dict[str, list[str]] = {}
+    channels: dict[str, ChannelSettings] = {}
     storage: StorageSettings = StorageSettings()
     http: HttpSettings = HttpSettings()
     email: EmailSettings = EmailSettings()
@@ -450,6 +475,7 @@ def load_config(path: Path) -> Config:
                 if group not in groups
             ]
         problems += _oncall_group_problems(settings, positions, shown)
+        problems += _channel_group_problems(settings, positions, shown)
         problems += _digests_problems(settings, positions, shown)
     if problems or settings is None:
         raise ConfigError(sorted(problems, key=lambda problem: problem.line))
@@ -485,6 +511,27 @@ def _oncall_group_problems(
                 column,
             )
         )
+    return problems
+
+
+def _channel_group_problems(
+    settings: Settings, positions: dict[KeyPath, tuple[int, int]], shown: str
+) -> list[Problem]:
+    """Channels name the recipient groups whose alerts they carry; each must exist."""
+    groups = set(settings.recipients)
+    problems = []
+    for name, channel in settings.channels.items():
+        line, column = line_of(positions, ("channels", name, "notify"))
+        problems += [
+            Problem(
+                shown,
+                line,
+                f'channels.{name}.notify: unknown recipient group "{group}"; define it under [recipients]',
+                column,
+            )
+            for group in channel.notify
+            if group not in groups
+        ]
     return problems
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from monitor.alerts.channels import AppriseChannels, Channels, channels_for
 from monitor.alerts.compose import (
     Escalation,
     alert_message_id,
@@ -18,6 +19,7 @@ from monitor.alerts.compose import (
 from monitor.alerts.escalation import first_recipients, level_after
 from monitor.alerts.lifecycle import format_duration
 from monitor.alerts.links import Links
+from monitor.alerts.storm import group_alerts, grouped_email, in_quiet_hours, is_held
 from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.mailer import Sender
@@ -54,6 +56,7 @@ class DeliveryReport:
     failed: int = 0  # given up on after the last attempt
     retrying: int = 0  # failed this time, scheduled again
     cancelled: int = 0  # escalations of alerts acknowledged before they were sent
+    held: int = 0  # non-urgent alerts waiting for quiet hours to end
 
 
 def retry_delay(attempt: int, every: timedelta, ceiling: timedelta = MAX_RETRY_DELAY) -> timedelta:
@@ -72,66 +75,91 @@ def deliver_pending(
     now: datetime,
     limit: int = 100,
     links: Links | None = None,
+    channels: Channels | None = None,
 ) -> DeliveryReport:
-    """Email every alert that is due; each is marked sent or failed before the next is tried.
+    """Send every alert that is due; each is marked sent or failed before the next is tried.
 
-    With ``links``, mention alerts carry signed links to acknowledge and resolve them.
+    Email goes through ``mailer``; the ``[channels]`` that carry an alert's groups through
+    ``channels`` (Apprise by default). With ``links``, mention alerts carry signed links to
+    acknowledge and resolve them.
     """
-    sent = failed = retrying = cancelled = 0
+    channels = channels or AppriseChannels()
+    sent = failed = retrying = cancelled = held = 0
     settings = config.settings
+    quiet = in_quiet_hours(settings.alerts.quiet_hours, settings.organisation.timezone, now)
+    due: list[PendingAlert] = []
     for alert in storage.pending_alerts(now, limit):
         if alert.stale:
             cancelled += storage.mark_alert_cancelled(alert.id)
             log.info("alert %d: answered before level %d was told", alert.alert_id, alert.level)
-            continue
+        elif is_held(alert, quiet):
+            held += 1  # still pending: the first delivery after quiet hours sends it
+        else:
+            due.append(alert)
+    for batch in group_alerts(due, settings.alerts.group_window):
+        alert = batch[0]
         if alert.parent_id is not None:
             message_id = escalation_message_id(alert.parent_id, alert.level)
         else:
             message_id = alert_message_id(alert.id)
         try:
-            recipients = _deliver(alert, mailer, templates, config, message_id, now, links)
+            recipients = _deliver(
+                alert, mailer, channels, templates, config, message_id, now, links, batch
+            )
         except DeliveryError as error:
-            attempt = alert.attempts + 1
-            if attempt >= settings.alerts.max_attempts:
-                retry_at = None
-                failed += 1
-                log.error("alert %d: giving up after %d attempts: %s", alert.id, attempt, error)
-            else:
-                retry_at = now + retry_delay(attempt, settings.alerts.retry_every)
-                retrying += 1
-                log.warning(
-                    "alert %d: attempt %d failed, retrying at %s: %s",
-                    alert.id,
-                    attempt,
-                    retry_at.isoformat(),
-                    error,
-                )
-            storage.mark_alert_failed(alert.id, now, str(error), retry_at)
+            for each in batch:
+                attempt = each.attempts + 1
+                if attempt >= settings.alerts.max_attempts:
+                    retry_at = None
+                    failed += 1
+                    log.error("alert %d: giving up after %d attempts: %s", each.id, attempt, error)
+                else:
+                    retry_at = now + retry_delay(attempt, settings.alerts.retry_every)
+                    retrying += 1
+                    log.warning(
+                        "alert %d: attempt %d failed, retrying at %s: %s",
+                        each.id,
+                        attempt,
+                        retry_at.isoformat(),
+                        error,
+                    )
+                storage.mark_alert_failed(each.id, now, str(error), retry_at)
             continue
-        storage.mark_alert_sent(alert.id, now, message_id, recipients)
-        sent += 1
-    return DeliveryReport(sent=sent, failed=failed, retrying=retrying, cancelled=cancelled)
+        for each in batch:
+            storage.mark_alert_sent(each.id, now, message_id, recipients)
+            sent += 1
+        if len(batch) > 1:
+            log.info(
+                "alerts %s: sent as one message about one story",
+                ", ".join(str(each.id) for each in batch),
+            )
+    return DeliveryReport(
+        sent=sent, failed=failed, retrying=retrying, cancelled=cancelled, held=held
+    )
 
 
 def _deliver(
     alert: PendingAlert,
     mailer: Sender,
+    channels: Channels,
     templates: Templates,
     config: Config,
     message_id: str,
     now: datetime,
     links: Links | None,
+    batch: Sequence[PendingAlert] = (),
 ) -> list[str]:
-    """Send one alert; return the addresses it went to."""
+    """Send one alert; return the addresses and channels it went to."""
     groups = alert.groups or tuple(config.settings.alerts.notify)
     if alert.parent_id is None and alert.verdict is not None:
         urgent = alert.verdict.severity is Severity.URGENT
         addresses = first_recipients(config, groups, urgent, now)
     else:
         addresses = config.addresses(groups)
-    if not addresses:
+    targets = channels_for(config, groups)
+    if not addresses and not targets:
         raise DeliveryError(
-            f"alert {alert.id}: recipient groups {', '.join(groups) or '(none)'} have no email addresses; add them under [recipients] in config.toml"
+            f"alert {alert.id}: recipient groups {', '.join(groups) or '(none)'} have no email addresses; add them under [recipients] in config.toml, or a [channels] table that notifies them"
         )
     organisation = config.settings.organisation
     if alert.verdict is not None:
@@ -168,5 +196,11 @@ def _deliver(
         raise DeliveryError(
             f"alert {alert.id}: a {alert.kind} alert without a mention or a source message; nothing to send"
         )
-    mailer.send(addresses, email.subject, email.text, email.html, message_id, date=now)
-    return addresses
+    email = grouped_email(email, batch)
+    # A retry after one destination failed sends to all again; mail readers drop the repeat
+    # by its Message-ID, and chat services rarely fail half-way.
+    if addresses:
+        mailer.send(addresses, email.subject, email.text, email.html, message_id, date=now)
+    for name, url in targets:
+        channels.notify(name, url, email.subject, email.text)
+    return addresses + [f"channel:{name}" for name, _ in targets]
