@@ -119,6 +119,7 @@ class ChannelSettings(_Section):
 
     url: str = Field(min_length=1)
     notify: list[str] = Field(min_length=1)  # recipient groups whose alerts also go here
+    max_per_hour: int | None = Field(default=None, gt=0)  # beyond it, alerts skip this channel
 
     @field_validator("url")
     @classmethod

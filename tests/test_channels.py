@@ -155,3 +155,23 @@ def test_a_channel_naming_an_unknown_group_is_a_config_error(tmp_path: Path) -> 
         load_config(path)
 
     assert 'channels.slack.notify: unknown recipient group "ops"' in str(raised.value)
+
+
+def test_a_channel_past_its_hourly_limit_is_skipped_while_email_still_goes(
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    http_server: HttpServer,
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", SECRET)
+    http_server.routes[f"/hook/{SECRET}"] = Reply(b"ok")
+    config = channel_config(tmp_path, smtp_server.port, http_server, max_per_hour=2)
+    for n in ("1", "2", "3"):
+        queue(storage, urgent(n))
+
+    report = deliver(storage, config)
+
+    assert report.sent == 3
+    assert len(smtp_server.inbox) == 3  # every alert by email
+    assert len(http_server.bodies) == 2  # but only two to the rate-limited channel

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -42,6 +42,8 @@ class Outbox(Protocol):
     ) -> None: ...
 
     def mark_alert_cancelled(self, alert_id: int) -> bool: ...
+
+    def channel_sends_since(self, channel: str, since: datetime) -> int: ...
 
     def mark_alert_failed(
         self, alert_id: int, now: datetime, error: str, retry_at: datetime | None
@@ -104,7 +106,16 @@ def deliver_pending(
             message_id = alert_message_id(alert.id)
         try:
             recipients = _deliver(
-                alert, mailer, channels, templates, config, message_id, now, links, batch
+                alert,
+                mailer,
+                channels,
+                templates,
+                config,
+                message_id,
+                now,
+                links,
+                batch,
+                within_limit=lambda name: _within_limit(storage, config, name, now),
             )
         except DeliveryError as error:
             for each in batch:
@@ -138,6 +149,11 @@ def deliver_pending(
     )
 
 
+def _within_limit(storage: Outbox, config: Config, channel: str, now: datetime) -> bool:
+    limit = config.settings.channels[channel].max_per_hour
+    return limit is None or storage.channel_sends_since(channel, now - timedelta(hours=1)) < limit
+
+
 def _deliver(
     alert: PendingAlert,
     mailer: Sender,
@@ -148,6 +164,7 @@ def _deliver(
     now: datetime,
     links: Links | None,
     batch: Sequence[PendingAlert] = (),
+    within_limit: Callable[[str], bool] = lambda name: True,
 ) -> list[str]:
     """Send one alert; return the addresses and channels it went to."""
     groups = alert.groups or tuple(config.settings.alerts.notify)
@@ -157,6 +174,19 @@ def _deliver(
     else:
         addresses = config.addresses(groups)
     targets = channels_for(config, groups)
+    limited = [name for name, _ in targets if not within_limit(name)]
+    if limited:
+        # Past a channel's hourly limit, the alert still goes by email and to other channels.
+        log.warning(
+            "alert %d: channels %s are at their hourly limit; not sent there",
+            alert.id,
+            ", ".join(limited),
+        )
+        targets = [(name, url) for name, url in targets if name not in limited]
+        if not addresses and not targets:
+            raise DeliveryError(
+                f"alert {alert.id}: every channel for it is at its hourly limit ({', '.join(limited)}); retrying later"
+            )
     if not addresses and not targets:
         raise DeliveryError(
             f"alert {alert.id}: recipient groups {', '.join(groups) or '(none)'} have no email addresses; add them under [recipients] in config.toml, or a [channels] table that notifies them"

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -24,6 +24,7 @@ from monitor.storage.models import (
     RESOLVED,
     SENT,
     SOURCE_ALERT,
+    AlertEventRow,
     AlertRow,
     CursorRow,
     DigestRow,
@@ -462,6 +463,26 @@ class Storage:
         return session.scalars(
             select(SourceHealthRow).where(SourceHealthRow.source == source).with_for_update()
         ).one()
+
+    def channel_sends_since(self, channel: str, since: datetime) -> int:
+        """Alerts delivered to the named channel since ``since`` (grouped alerts count each)."""
+        tag = f"channel:{channel}"
+        with self._read(f"count what channel {channel!r} was sent") as session:
+            count = session.scalar(
+                select(func.count())
+                .select_from(AlertEventRow)
+                .where(
+                    AlertEventRow.action == NOTIFIED,
+                    AlertEventRow.at >= since,
+                    or_(
+                        AlertEventRow.note == tag,
+                        AlertEventRow.note.like(f"%, {tag}"),
+                        AlertEventRow.note.like(f"{tag}, %"),
+                        AlertEventRow.note.like(f"%, {tag}, %"),
+                    ),
+                )
+            )
+        return int(count or 0)
 
     def health_of(self, source: str) -> SourceHealth | None:
         """One source's health, or None before its first poll."""
