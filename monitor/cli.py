@@ -284,6 +284,19 @@ def run() -> None:
 
 
 @cli.command()
+def doctor() -> None:
+    """Check the config, rules, lexicon, database, SMTP and each source; exit 1 if any fails."""
+    from monitor.doctor import run_checks
+
+    failed = False
+    for check in run_checks(config_path(state.config_file)):
+        print(check.line(), flush=True)
+        failed = failed or not check.ok
+    if failed:
+        raise typer.Exit(1)
+
+
+@cli.command()
 def digest(
     since: Annotated[
         str | None,

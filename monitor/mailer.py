@@ -9,7 +9,8 @@ import smtplib
 import socket
 import ssl
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -101,51 +102,9 @@ class Mailer:
         if not _MESSAGE_ID.match(message_id):
             raise ValueError(f"malformed Message-ID {message_id!r}; expected <local@domain>")
         message = self._compose(recipients, subject, text, html, message_id, date, images)
-        try:
-            with self._connect() as smtp:
-                self._log_in(smtp)
-                refused = smtp.send_message(message, to_addrs=recipients)
-        except DeliveryError:
-            raise
-        except smtplib.SMTPRecipientsRefused as error:
-            raise DeliveryError(
-                f"SMTP {self.where}: every recipient refused: {self._refusals(error.recipients)}"
-            ) from None
-        except smtplib.SMTPAuthenticationError as error:
-            raise DeliveryError(
-                f"SMTP {self.where}: login as {self.settings.username!r} refused: {self._reply(error.smtp_code, error.smtp_error)}; check [email] username and the password in ${self.settings.password_env}"
-            ) from None
-        except smtplib.SMTPNotSupportedError:
-            raise DeliveryError(
-                f"SMTP {self.where}: the server does not support {'STARTTLS' if self.settings.security == 'starttls' else 'login'}; check [email] security"
-            ) from None
-        except smtplib.SMTPResponseException as error:
-            raise DeliveryError(
-                f"SMTP {self.where}: server answered {self._reply(error.smtp_code, error.smtp_error)}"
-            ) from None
-        except smtplib.SMTPServerDisconnected as error:
-            # smtplib reports a read timeout as a disconnect; the timeout is the useful part.
-            if isinstance(error.__context__, TimeoutError):
-                raise DeliveryError(self._timed_out()) from None
-            raise DeliveryError(f"SMTP {self.where}: the server closed the connection") from None
-        except smtplib.SMTPException as error:
-            raise DeliveryError(f"SMTP {self.where}: {error}") from None
-        except ssl.SSLError as error:
-            raise DeliveryError(
-                f"SMTP {self.where}: TLS failed ({error.reason or error}); check [email] security and port"
-            ) from None
-        except TimeoutError:
-            raise DeliveryError(self._timed_out()) from None
-        except ConnectionRefusedError:
-            raise DeliveryError(f"SMTP {self.where}: connection refused") from None
-        except socket.gaierror as error:
-            raise DeliveryError(
-                f"SMTP {self.where}: cannot resolve host ({error.strerror})"
-            ) from None
-        except OSError as error:
-            raise DeliveryError(
-                f"SMTP {self.where}: {error.strerror or type(error).__name__}"
-            ) from None
+        with self._smtp_errors(), self._connect() as smtp:
+            self._log_in(smtp)
+            refused = smtp.send_message(message, to_addrs=recipients)
         if refused:
             # The message reached the others; sending again would duplicate it for them.
             log.warning(
@@ -187,6 +146,59 @@ class Mailer:
                         disposition="inline",
                     )
         return message
+
+    def check(self) -> None:
+        """Connect and log in as a send would, sending nothing (``harken doctor``)."""
+        with self._smtp_errors(), self._connect() as smtp:
+            smtp.ehlo_or_helo_if_needed()
+            self._log_in(smtp)
+
+    @contextmanager
+    def _smtp_errors(self) -> Iterator[None]:
+        """Every smtplib, TLS and socket failure as one DeliveryError saying what and where."""
+        try:
+            yield
+        except DeliveryError:
+            raise
+        except smtplib.SMTPRecipientsRefused as error:
+            raise DeliveryError(
+                f"SMTP {self.where}: every recipient refused: {self._refusals(error.recipients)}"
+            ) from None
+        except smtplib.SMTPAuthenticationError as error:
+            raise DeliveryError(
+                f"SMTP {self.where}: login as {self.settings.username!r} refused: {self._reply(error.smtp_code, error.smtp_error)}; check [email] username and the password in ${self.settings.password_env}"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise DeliveryError(
+                f"SMTP {self.where}: the server does not support {'STARTTLS' if self.settings.security == 'starttls' else 'login'}; check [email] security"
+            ) from None
+        except smtplib.SMTPResponseException as error:
+            raise DeliveryError(
+                f"SMTP {self.where}: server answered {self._reply(error.smtp_code, error.smtp_error)}"
+            ) from None
+        except smtplib.SMTPServerDisconnected as error:
+            # smtplib reports a read timeout as a disconnect; the timeout is the useful part.
+            if isinstance(error.__context__, TimeoutError):
+                raise DeliveryError(self._timed_out()) from None
+            raise DeliveryError(f"SMTP {self.where}: the server closed the connection") from None
+        except smtplib.SMTPException as error:
+            raise DeliveryError(f"SMTP {self.where}: {error}") from None
+        except ssl.SSLError as error:
+            raise DeliveryError(
+                f"SMTP {self.where}: TLS failed ({error.reason or error}); check [email] security and port"
+            ) from None
+        except TimeoutError:
+            raise DeliveryError(self._timed_out()) from None
+        except ConnectionRefusedError:
+            raise DeliveryError(f"SMTP {self.where}: connection refused") from None
+        except socket.gaierror as error:
+            raise DeliveryError(
+                f"SMTP {self.where}: cannot resolve host ({error.strerror})"
+            ) from None
+        except OSError as error:
+            raise DeliveryError(
+                f"SMTP {self.where}: {error.strerror or type(error).__name__}"
+            ) from None
 
     def _connect(self) -> smtplib.SMTP:
         timeout = self.settings.timeout.total_seconds()

@@ -25,6 +25,7 @@ from monitor.errors import HarkenError
 from monitor.health import HealthPolicy
 from monitor.mailer import Mailer, Sender
 from monitor.mention import Cursor
+from monitor.metrics import REGISTRY
 from monitor.pipeline import PollSummary, check_silence, poll_source
 from monitor.source import Source, run_here
 from monitor.spikes import Sighting, detect
@@ -99,6 +100,7 @@ class Harken:
         summary = poll_source(
             source, self.storage, self.triage, self.now, self.health_policy, state
         )
+        REGISTRY.record_poll(summary)
         if summary.stored or summary.error:
             self.deliver_alerts()
         return summary

@@ -1,4 +1,7 @@
-"""The daemon's small HTTP endpoint where the links in alert emails acknowledge and resolve.
+"""The daemon's small HTTP endpoint: alert links that acknowledge and resolve, and its health.
+
+``/healthz`` and ``/metrics`` are served whenever ``[web] listen`` is set; the alert links only
+when a link secret is configured too.
 
 A GET only shows what the link would do, with a button: mail scanners fetch links to look for
 malware, and that must not acknowledge anything. The POST behind the button acts, once: the
@@ -9,10 +12,11 @@ logs ever show the secret, and logs leave out the links' signatures.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,7 +34,9 @@ from monitor.alerts.lifecycle import (
 )
 from monitor.alerts.links import ACTIONS, LinkCheck, Links
 from monitor.errors import HarkenError
-from monitor.storage import AlertStatus
+from monitor.metrics import REGISTRY, Family, Metrics
+from monitor.metrics import render as render_metrics
+from monitor.storage import AlertStatus, Storage
 from monitor.templating import excerpt
 
 if TYPE_CHECKING:
@@ -56,6 +62,18 @@ class Page:
     status: int
     title: str
     body: str  # HTML, every outside value already escaped
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A plain answer: JSON for ``/healthz``, Prometheus text for ``/metrics``."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+_NOT_A_LINK = Page(404, "Not a Harken link", "<p>This address is not a link Harken made.</p>")
 
 
 @dataclass(frozen=True)
@@ -97,9 +115,7 @@ class LinkEndpoint:
         query = parse_qs(parts.query)
         expires, signature = query.get("expires", [""])[0], query.get("sig", [""])[0]
         if match is None or match[2] not in ACTIONS or not expires.isdigit() or not signature:
-            return None, Page(
-                404, "Not a Harken link", "<p>This address is not a link Harken made.</p>"
-            )
+            return None, _NOT_A_LINK
         link = _Link(int(match[1]), match[2])
         checked = self.links.check(
             link.alert_id, link.action, int(expires[:12]), signature[:100], self.now()
@@ -194,6 +210,126 @@ class LinkEndpoint:
         )
 
 
+class OpsEndpoint:
+    """``/healthz`` and ``/metrics``: what a load balancer and Prometheus ask the daemon."""
+
+    PATHS = ("/healthz", "/metrics")
+
+    def __init__(
+        self,
+        storage: Storage,
+        sources: Sequence[str],
+        now: Callable[[], datetime],
+        metrics: Metrics = REGISTRY,
+    ) -> None:
+        self.storage = storage
+        self.sources = tuple(sources)
+        self.now = now
+        self.metrics = metrics
+        self.started_at = now()
+
+    def answer(self, path: str) -> Reply:
+        return self.health() if path == "/healthz" else self.prometheus()
+
+    def health(self) -> Reply:
+        """200 while the database answers a trivial read, 503 when it does not."""
+        now = self.now()
+        report: dict[str, object] = {
+            "status": "ok",
+            "checked_at": now.isoformat(),
+            # This process answers, so its scheduler thread's process is alive.
+            "scheduler": {"alive": True, "started_at": self.started_at.isoformat()},
+        }
+        try:
+            health = {row.source: row for row in self.storage.source_health()}
+        except HarkenError as error:
+            log.error("web: healthz: %s", error)
+            report["status"] = "unavailable"
+            report["database"] = {"reachable": False, "error": str(error)}
+            report["sources"] = [{"name": name} for name in self.sources]
+            return _json(503, report)
+        report["database"] = {"reachable": True}
+        sources = []
+        for name in self.sources or tuple(health):
+            row = health.get(name)
+            sources.append(
+                {
+                    "name": name,
+                    "last_success_at": _iso(row.last_success_at if row else None),
+                    "last_error": row.last_error if row else None,
+                    "last_error_at": _iso(row.last_error_at if row else None),
+                    "failing_since": _iso(row.failing_since if row else None),
+                    "disabled": row.disabled_reason if row else None,
+                }
+            )
+        report["sources"] = sources
+        return _json(200, report)
+
+    def prometheus(self) -> Reply:
+        """The process's counters, then what the database says; ``harken_database_up`` 0 if
+        it cannot be read."""
+        families = self.metrics.families()
+        try:
+            counts = self.storage.alert_counts()
+            health = self.storage.source_health()
+            digest = self.storage.last_digest_end(None)
+        except HarkenError as error:
+            log.error("web: metrics: %s", error)
+            families.append(_gauge("harken_database_up", "1 if the database answers.", 0))
+        else:
+            families += [
+                _gauge("harken_database_up", "1 if the database answers.", 1),
+                _gauge(
+                    "harken_outbox_depth", "Alerts waiting to be sent.", counts.get("pending", 0)
+                ),
+                Family(
+                    "harken_alerts",
+                    "gauge",
+                    "Alerts in the outbox by status (pending, sent, failed, ...).",
+                    {(("status", status),): count for status, count in counts.items()},
+                ),
+                Family(
+                    "harken_source_last_success_timestamp_seconds",
+                    "gauge",
+                    "When each source last polled without error (Unix time).",
+                    {
+                        (("source", row.source),): row.last_success_at.timestamp()
+                        for row in health
+                        if row.last_success_at is not None
+                    },
+                ),
+                Family(
+                    "harken_source_consecutive_failures",
+                    "gauge",
+                    "Failed polls of each source since its last success.",
+                    {(("source", row.source),): row.consecutive_failures for row in health},
+                ),
+            ]
+            if digest is not None:
+                families.append(
+                    _gauge(
+                        "harken_last_digest_end_timestamp_seconds",
+                        "The end of the latest digest period recorded (Unix time).",
+                        digest.timestamp(),
+                    )
+                )
+        body = render_metrics(families).encode()
+        return Reply(200, "text/plain; version=0.0.4; charset=utf-8", body)
+
+
+def _gauge(name: str, help: str, value: float) -> Family:
+    return Family(name, "gauge", help, {(): value})
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _json(status: int, report: dict[str, object]) -> Reply:
+    body = json.dumps(report, indent=2).encode()
+    return Reply(status, "application/json", body)
+
+
 def _command(link: _Link) -> str:
     return (
         f'resolve {link.alert_id} --note "…"'
@@ -217,10 +353,20 @@ def render(page: Page) -> bytes:
 
 
 class LinkServer:
-    """``LinkEndpoint`` served over HTTP by the standard library, in a background thread."""
+    """The endpoint served over HTTP by the standard library, in a background thread.
 
-    def __init__(self, endpoint: LinkEndpoint, host: str, port: int) -> None:
-        handler = _handler_for(endpoint)
+    ``endpoint`` None serves no alert links (their addresses answer 404); ``ops`` adds
+    ``/healthz`` and ``/metrics``.
+    """
+
+    def __init__(
+        self,
+        endpoint: LinkEndpoint | None,
+        host: str,
+        port: int,
+        ops: OpsEndpoint | None = None,
+    ) -> None:
+        handler = _handler_for(endpoint, ops)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -244,39 +390,56 @@ class LinkServer:
         self._thread.join(timeout=5)
 
 
-def _handler_for(endpoint: LinkEndpoint) -> type[BaseHTTPRequestHandler]:
+def _page_reply(page: Page) -> tuple[Reply, dict[str, str]]:
+    return Reply(page.status, _HEADERS["Content-Type"], render(page)), _HEADERS
+
+
+_OPS_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _handler_for(
+    endpoint: LinkEndpoint | None, ops: OpsEndpoint | None
+) -> type[BaseHTTPRequestHandler]:
+    def answer(method: str, target: str, form: dict[str, str]) -> tuple[Reply, dict[str, str]]:
+        path = urlsplit(target).path
+        if ops is not None and method == "GET" and path in OpsEndpoint.PATHS:
+            reply = ops.answer(path)
+            return reply, {"Content-Type": reply.content_type, **_OPS_HEADERS}
+        if endpoint is None:
+            return _page_reply(_NOT_A_LINK)
+        return _page_reply(endpoint.answer(method, target, form))
+
     class _Handler(BaseHTTPRequestHandler):
         server_version = "Harken"
         sys_version = ""
         timeout = 15  # a client that stalls must not hold a thread for ever
 
         def do_GET(self) -> None:
-            self._reply(endpoint.answer("GET", self.path, {}))
+            self._reply(*answer("GET", self.path, {}))
 
         def do_HEAD(self) -> None:
-            self._reply(endpoint.answer("GET", self.path, {}), body=False)
+            self._reply(*answer("GET", self.path, {}), body=False)
 
         def do_POST(self) -> None:
             length = self.headers.get("Content-Length", "")
             if not length.isdigit() or int(length) > MAX_BODY:
                 self.close_connection = True
-                self._reply(Page(413, "Too much", "<p>That form is too large.</p>"))
+                self._reply(*_page_reply(Page(413, "Too much", "<p>That form is too large.</p>")))
                 return
             raw = self.rfile.read(int(length)).decode("utf-8", "replace")
             fields = {key: values[0] for key, values in parse_qs(raw).items()}
-            self._reply(endpoint.answer("POST", self.path, fields))
+            self._reply(*answer("POST", self.path, fields))
 
-        def _reply(self, page: Page, body: bool = True) -> None:
-            content = render(page)
-            self.send_response(page.status)
-            for name, value in _HEADERS.items():
+        def _reply(self, reply: Reply, headers: dict[str, str], body: bool = True) -> None:
+            self.send_response(reply.status)
+            for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
+            self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             if body:
-                self.wfile.write(content)
+                self.wfile.write(reply.body)
             # The path only: the query holds the link's signature.
-            log.debug("web: %s %s -> %d", self.command, urlsplit(self.path).path, page.status)
+            log.debug("web: %s %s -> %d", self.command, urlsplit(self.path).path, reply.status)
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # http.server would log the whole request line, signature included
@@ -285,26 +448,35 @@ def _handler_for(endpoint: LinkEndpoint) -> type[BaseHTTPRequestHandler]:
 
 
 def serve_links(harken: Harken) -> LinkServer | None:
-    """Start the endpoint ``[web] listen`` names, if links are on; None if it is not serving.
+    """Start the endpoint ``[web] listen`` names; None if it is not serving.
 
-    A port already taken is logged, not fatal: alerts matter more than links, and another
-    Harken sharing the database may be the one serving them.
+    ``/healthz`` and ``/metrics`` are served whenever it listens, alert links only when a link
+    secret is configured. A port already taken is logged, not fatal: alerts matter more than
+    links, and another Harken sharing the database may be the one serving them.
     """
     web = harken.config.settings.web
-    if not web.listen or harken.links is None:
+    if not web.listen:
         return None
     host, port = web.address
-    endpoint = LinkEndpoint(
-        harken.storage, harken.links, harken.now, harken.config.settings.organisation.timezone
+    endpoint = (
+        LinkEndpoint(
+            harken.storage, harken.links, harken.now, harken.config.settings.organisation.timezone
+        )
+        if harken.links is not None
+        else None
     )
+    ops = OpsEndpoint(harken.storage, [source.name for source in harken.sources], harken.now)
     try:
-        server = LinkServer(endpoint, host, port).start()
+        server = LinkServer(endpoint, host, port, ops).start()
     except OSError as error:
         log.error(
-            "web: cannot listen on %s (%s); this process serves no alert links",
+            "web: cannot listen on %s (%s); this process serves no alert links or health",
             web.listen,
             error.strerror or error,
         )
         return None
-    log.info("web: alert links served at %s", server.url)
+    if endpoint is not None:
+        log.info("web: alert links served at %s (with /healthz and /metrics)", server.url)
+    else:
+        log.info("web: /healthz and /metrics served at %s (no alert links)", server.url)
     return server

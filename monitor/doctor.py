@@ -1,0 +1,125 @@
+"""``harken doctor``: check everything the daemon needs, one line each, with how to fix it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor import app as wiring
+from monitor.config import Config, load_config
+from monitor.errors import DeliveryError, HarkenError, NotConfigured
+from monitor.lexicon import load_lexicon
+from monitor.mailer import Mailer
+from monitor.source import source_kind
+
+
+@dataclass(frozen=True)
+class Check:
+    """The result of one check; ``fix`` says what to do when it failed."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        if self.ok:
+            return f"ok    {self.name}: {self.detail}"
+        hint = f" (fix: {self.fix})" if self.fix else ""
+        return f"FAIL  {self.name}: {self.detail}{hint}"
+
+
+def run_checks(config_file: Path) -> Iterator[Check]:
+    """Every check, in order; after a broken config nothing else can be checked."""
+    try:
+        config = load_config(config_file)
+    except HarkenError as error:
+        yield Check("config", False, str(error), f"edit {config_file}")
+        return
+    yield Check("config", True, str(config_file))
+    yield check_rules(config)
+    yield check_lexicon(config)
+    yield check_database(config)
+    yield check_smtp(config)
+    yield from check_sources(config)
+
+
+def check_rules(config: Config) -> Check:
+    try:
+        rules = wiring.load_config_rules(config)
+    except HarkenError as error:
+        return Check("rules", False, str(error), "run `harken rules check` and edit the files")
+    return Check("rules", True, f"{len(rules.rules)} rules from {len(rules.files)} files")
+
+
+def check_lexicon(config: Config) -> Check:
+    try:
+        load_lexicon(config.lexicon_path)
+    except HarkenError as error:
+        return Check("lexicon", False, str(error), "edit the lexicon file [rules] lexicon names")
+    return Check("lexicon", True, str(config.lexicon_path))
+
+
+def check_database(config: Config) -> Check:
+    from monitor.storage import Storage  # SQLAlchemy loads only when it is needed
+
+    try:
+        storage = Storage(config.storage_url)  # opens it and applies any migrations
+        try:
+            storage.source_health()
+        finally:
+            storage.close()
+    except HarkenError as error:
+        return Check(
+            "database",
+            False,
+            str(error),
+            "check [storage] url, that the database runs and that Harken may write to it",
+        )
+    return Check("database", True, "opened, migrated and read")
+
+
+def check_smtp(config: Config) -> Check:
+    """Connect, EHLO (and STARTTLS) and log in if a username is set; send nothing."""
+    settings = config.settings.email
+    mailer = Mailer(settings)
+    fix = "check [email] host, port and security, and that the mail server is running"
+    try:
+        mailer.check()
+    except DeliveryError as error:
+        return Check("smtp", False, str(error), fix)
+    login = f", logged in as {settings.username}" if settings.username else ""
+    return Check("smtp", True, f"{mailer.where} answered EHLO{login}")
+
+
+def check_sources(config: Config) -> Iterator[Check]:
+    """Build each enabled source as the daemon would: missing credentials fail here."""
+    fetcher = wiring.build_fetcher(config)
+    try:
+        context = wiring.source_context(config, fetcher)
+        for name, settings in config.sources.items():
+            label = f"source {name}"
+            if not settings.enabled:
+                yield Check(label, True, "disabled (enabled = false)")
+                continue
+            kind = source_kind(settings.type)
+            if kind is None:
+                yield Check(label, False, f'no source kind "{settings.type}" is installed')
+                continue
+            try:
+                kind(name, settings, context)
+            except NotConfigured as reason:
+                yield Check(
+                    label,
+                    False,
+                    f"not configured: {reason}",
+                    f"set what it needs in [sources.{name}] or the environment",
+                )
+                continue
+            except HarkenError as error:
+                yield Check(label, False, str(error), f"edit [sources.{name}]")
+                continue
+            yield Check(label, True, f"{settings.type} source ready")
+    finally:
+        fetcher.close()
