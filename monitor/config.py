@@ -24,7 +24,7 @@ from pydantic import (
 from monitor.duration import Duration
 from monitor.errors import ConfigError, Problem, ProblemsError
 from monitor.mention import Severity
-from monitor.query import parse_query
+from monitor.querylang import parse_query
 from monitor.source import SourceSettings, kind_names, source_kind
 from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
 

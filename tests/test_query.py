@@ -10,20 +10,8 @@ import pytest
 from monitor.config import Brand, load_config
 from monitor.errors import ConfigError
 from monitor.mention import Mention
-from monitor.query import (
-    And,
-    BrandHit,
-    BrandMatcher,
-    Filter,
-    Near,
-    Node,
-    Not,
-    Or,
-    QueryError,
-    Term,
-    brands_named,
-    parse_query,
-)
+from monitor.query import BrandHit, BrandMatcher, brands_named
+from monitor.querylang import And, Filter, Near, Node, Not, Or, QueryError, Term, parse_query
 from monitor.rules import RuleSet
 from monitor.sentiment import SentimentScorer, aimed_text
 from monitor.triage import Triage
