@@ -37,14 +37,6 @@ _NEGATION_SCALAR = -0.74  # VADER's N_SCALAR: what a "not" does to a word's vale
 _VADER_ALPHA = 15  # VADER's normalize(): compound = sum / sqrt(sum² + alpha)
 
 
-def label_of(compound: float) -> str:
-    if compound <= NEGATIVE_BELOW:
-        return "negative"
-    if compound >= POSITIVE_ABOVE:
-        return "positive"
-    return "neutral"
-
-
 NEUTRAL = Sentiment(compound=0.0, label="neutral")
 
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,3 +110,21 @@ def rss_feed(*items: tuple[str, str, str]) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
         f"<title>Test feed</title><link>https://news.example/</link>{entries}</channel></rss>"
     ).encode()
+
+
+class Clock:
+    """A ``now`` that tests move by hand: Harken reads time only through such a callable."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def at(self, later: timedelta) -> None:
+        """Set the time to ``later`` after the start."""
+        self.now = self.start + later

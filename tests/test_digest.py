@@ -29,7 +29,7 @@ from monitor.scheduler import build_scheduler
 from monitor.service import Harken
 from monitor.storage import Storage, StoredVerdict
 from monitor.templating import Templates
-from tests.harness import Harness
+from tests.harness import Clock, Harness
 from tests.servers import SmtpServer
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -471,14 +471,6 @@ timezone = "America/New_York"
 first_period = "7d"
 top = 5
 """
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from monitor.config import EscalationLevel, load_config
 from monitor.errors import ConfigError
 from monitor.scheduler import build_scheduler
 from monitor.service import Harken
-from tests.harness import Harness, rss_feed
+from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
 
 FRIDAY_9AM = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # 09:00 in London too (GMT in November)
@@ -80,17 +80,6 @@ hours = "08:00-20:00"
 Start = Callable[..., Harken]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = FRIDAY_9AM
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, later: timedelta) -> None:
-        self.now = FRIDAY_9AM + later
-
-
 def write_config(harness: Harness, feed: str, smtp_port: int, extra: str) -> None:
     rules = harness.folder / "rules"
     rules.mkdir(exist_ok=True)
@@ -102,7 +91,7 @@ def write_config(harness: Harness, feed: str, smtp_port: int, extra: str) -> Non
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(FRIDAY_9AM)
 
 
 @pytest.fixture

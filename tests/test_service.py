@@ -11,23 +11,15 @@ import pytest
 from monitor.config import load_config
 from monitor.mention import Mention, Severity
 from monitor.service import Harken
-from tests.harness import Harness, rss_feed
+from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

@@ -11,27 +11,16 @@ import pytest
 from monitor.config import load_config
 from monitor.service import Harken
 from monitor.source import Source
-from tests.harness import Harness, rss_feed
+from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 FEED = rss_feed(("a", "Acme ships v2", "Acme shipped version two."))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

@@ -16,21 +16,12 @@ from monitor.errors import AccessDenied, BadPayload, FetchError, NotConfigured, 
 from monitor.fetch import Fetcher
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, source_kinds
+from tests.harness import Clock
 from tests.servers import HttpServer, Reply, free_port
 
 TOKEN = "AAAAAAAAAAAAAAAAAAAAAtest-bearer-token-0123456789"
 SEARCH = "/2/tweets/search/recent"
 JUNE_3 = datetime(2025, 6, 3, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A ``now`` that tests move by hand."""
-
-    def __init__(self, now: datetime = JUNE_3) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def user(number: int, *, followers: int = 100) -> dict[str, Any]:
@@ -115,7 +106,7 @@ def x_source(
     return kind(
         "x_acme",
         kind.Settings.model_validate({"type": "x", "api_url": server.base_url, **settings}),
-        SourceContext(fetcher, terms=terms, exclude=exclude, now=clock or Clock()),
+        SourceContext(fetcher, terms=terms, exclude=exclude, now=clock or Clock(JUNE_3)),
     )
 
 

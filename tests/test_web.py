@@ -26,20 +26,12 @@ from monitor.errors import ConfigError
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
 from monitor.storage import Storage
 from monitor.web import LinkEndpoint, LinkServer
-from tests.harness import Harness, rss_feed
+from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
 
 SECRET = "s3cret-" + "x" * 40
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 TTL = timedelta(days=7)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def urgent(item_id: str, title: str) -> Verdict:
@@ -57,7 +49,7 @@ def urgent(item_id: str, title: str) -> Verdict:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture
