@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
+from multiprocessing import forkserver
 from typing import Any, TypeVar
 
 from monitor.alerts import DeliveryReport, configured_links, deliver_pending, escalate_due
@@ -37,6 +39,21 @@ log = logging.getLogger("harken")
 T = TypeVar("T")
 
 
+def _parser_pool(processes: int) -> ProcessPoolExecutor:
+    """Processes that parse feeds. Ctrl-C and systemd signal the whole process group; the
+    parsers ignore that and finish the polls under way, and the daemon ends them after."""
+    if threading.current_thread() is threading.main_thread():
+        # The fork server starts with these ignored, and so does every parser it forks.
+        stops = (signal.SIGINT, signal.SIGTERM)
+        handlers = [signal.signal(signum, signal.SIG_IGN) for signum in stops]
+        try:
+            forkserver.ensure_running()
+        finally:
+            for signum, handler in zip(stops, handlers, strict=True):
+                signal.signal(signum, handler)
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver"))
+
+
 class Harken:
     """The running pieces built from one config: what ``poll``, ``run`` and ``digest`` drive."""
 
@@ -57,13 +74,7 @@ class Harken:
         self._broken_rules_version: tuple[tuple[str, int, int], ...] | None = None
         self.storage = Storage(config.storage_url)
         self.fetcher = build_fetcher(config)
-        self._parsers = (
-            ProcessPoolExecutor(
-                parse_processes, mp_context=multiprocessing.get_context("forkserver")
-            )
-            if parse_processes > 1
-            else None
-        )
+        self._parsers = _parser_pool(parse_processes) if parse_processes > 1 else None
         self.sources = build_sources(
             config, self.fetcher, now, self._offload if self._parsers else run_here
         )
