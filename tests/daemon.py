@@ -1,0 +1,86 @@
+"""``harken run`` as a child process the test can kill, stop and read, and the database it left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import closing, suppress
+from pathlib import Path
+
+from tests.harness import Harness
+
+
+class Daemon:
+    """One ``harken run`` in its own process group, its log in a file beside the config."""
+
+    def __init__(self, harness: Harness, log: Path, *options: str) -> None:
+        self.log = log
+        with log.open("w") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "--config", str(harness.config), "run", *options],
+                cwd=harness.folder,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "NO_COLOR": "1"},
+                # Its own group, so the feed parsers it forks die with it and nothing is left over.
+                start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        wait_until(lambda: text in self.output() or self.process.poll() is not None, timeout)
+        assert text in self.output(), self.output()
+
+    def kill(self) -> None:
+        """SIGKILL the daemon and everything it started: the power cut."""
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM to the daemon and the processes it started, as systemd stops a service; its
+        exit status."""
+        os.killpg(self.process.pid, signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.kill()
+        else:
+            # The daemon is gone; a forked parser it left behind must not outlive the test.
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, every: float = 0.05) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return condition()
+
+
+def read_only(database: Path) -> sqlite3.Connection:
+    """The daemon's SQLite database, opened so the test cannot change it."""
+    return sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+
+
+def query(database: Path, sql: str) -> list[tuple[object, ...]]:
+    if not database.exists():
+        return []
+    with closing(read_only(database)) as connection:
+        try:
+            return connection.execute(sql).fetchall()
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):
+                return []  # the daemon has not created its tables yet
+            raise
