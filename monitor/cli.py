@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from datetime import datetime, timedelta
@@ -270,17 +271,36 @@ def poll() -> None:
 
 
 @cli.command()
-def run() -> None:
+def run(
+    stop_grace: Annotated[
+        str,
+        typer.Option(
+            help="on SIGTERM, wait this long for polls and sends under way, then exit 1 without them"
+        ),
+    ] = "30s",
+) -> None:
     """Run the daemon: poll on schedule, alert, send digests; stop with Ctrl-C or SIGTERM."""
+    try:
+        grace = parse_duration(stop_grace)
+    except ValueError as error:
+        print(f"--stop-grace: {error}", file=sys.stderr)
+        raise typer.Exit(2) from None
     config = _config()
     from monitor.scheduler import run_until_stopped
 
     # Several polls run at once in the daemon: parse feeds on every core.
     harken = _open(config, parse_processes=os.cpu_count() or 1)
+    finished = True
     try:
-        run_until_stopped(harken)
+        finished = run_until_stopped(harken, grace=grace)
     finally:
-        harken.close()
+        if finished:
+            harken.close()
+    if not finished:
+        # Python waits for every job thread at exit, and a stuck one never ends: leave now, as
+        # systemd's SIGKILL would later. Each job's writes are one transaction, so none is half-done.
+        logging.shutdown()
+        os._exit(1)
 
 
 @cli.command()

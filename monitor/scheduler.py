@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -15,6 +16,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.config import ScheduledDigest
+from monitor.errors import HarkenError
 from monitor.service import Harken
 from monitor.source import Source
 from monitor.web import serve_links
@@ -23,6 +26,10 @@ log = logging.getLogger("harken.run")
 
 # Spread polls of sources with equal intervals so they do not all hit the network at once.
 MAX_JITTER = timedelta(seconds=30)
+# A digest may go this late: when the scheduler was busy, or the daemon down, at its time.
+DIGEST_LATE = timedelta(hours=1)
+# How long a stop waits for the jobs under way; systemd's TimeoutStopSec (60 s) must be longer.
+STOP_GRACE = timedelta(seconds=30)
 
 
 def build_scheduler(harken: Harken) -> BackgroundScheduler:
@@ -71,15 +78,40 @@ def build_scheduler(harken: Harken) -> BackgroundScheduler:
         )
     for digest in harken.config.scheduled_digests:
         # Each digest on its own cron, in its recipients' timezone, with its own watermark.
+        trigger = crontab_trigger(digest.schedule, digest.timezone)
         scheduler.add_job(
             harken.send_scheduled_digest,
-            crontab_trigger(digest.schedule, digest.timezone),
+            trigger,
             args=(digest.key,),
             id=f"digest:{digest.key}" if digest.key else "digest",
             name=f"send digest {digest.label}",
-            misfire_grace_time=3600,
+            misfire_grace_time=int(DIGEST_LATE.total_seconds()),
+            **_catch_up(harken, digest, trigger, now),
         )
     return scheduler
+
+
+def _catch_up(
+    harken: Harken, digest: ScheduledDigest, trigger: CronTrigger, now: datetime
+) -> dict[str, Any]:
+    """Run ``digest`` at once if its time came while no daemon ran (a crash, a restart) within
+    DIGEST_LATE and after its last send. A digest never sent waits for its time."""
+    try:
+        last = harken.storage.last_digest_end(digest.key)
+    except HarkenError as error:
+        log.error("digest %s: cannot tell whether one is overdue: %s", digest.label, error)
+        return {}
+    if last is None:
+        return {}
+    due = trigger.get_next_fire_time(None, max(last, now - DIGEST_LATE))
+    if due is None or due > now:
+        return {}
+    log.info(
+        "digest %s: was due at %s while harken was not running; sending it now",
+        digest.label,
+        due.isoformat(timespec="minutes"),
+    )
+    return {"next_run_time": now}
 
 
 def crontab_trigger(schedule: str, timezone: str) -> CronTrigger:
@@ -154,12 +186,20 @@ def _poll_and_log(harken: Harken, source: Source, scheduler: BaseScheduler) -> N
         )
 
 
-def run_until_stopped(harken: Harken, stop: threading.Event | None = None) -> None:
-    """Run the schedule until SIGINT/SIGTERM (or ``stop`` is set); running jobs finish first."""
+def run_until_stopped(
+    harken: Harken, stop: threading.Event | None = None, grace: timedelta = STOP_GRACE
+) -> bool:
+    """Run the schedule until SIGINT/SIGTERM (or ``stop`` is set); running jobs finish first.
+
+    Returns False when jobs were still under way ``grace`` after the stop: their threads
+    cannot be interrupted, so the caller must end the process.
+    """
     stop = stop or threading.Event()
+    stopped_by = ["the stop request"]
 
     def _request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: stopping after the jobs under way", signal.Signals(signum).name)
+        stopped_by[0] = signal.Signals(signum).name
+        log.info("received %s: stopping after the jobs under way", stopped_by[0])
         stop.set()
 
     if threading.current_thread() is threading.main_thread():
@@ -179,5 +219,17 @@ def run_until_stopped(harken: Harken, stop: threading.Event | None = None) -> No
     finally:
         if links is not None:
             links.stop()
-        scheduler.shutdown(wait=True)
-        log.info("harken stopped")
+        # The shutdown waits for the jobs under way in a thread of its own, so the wait can end.
+        waiting = threading.Thread(target=scheduler.shutdown, name="shutdown", daemon=True)
+        waiting.start()
+        waiting.join(grace.total_seconds())
+    if waiting.is_alive():
+        log.error(
+            "jobs still under way %d s after %s; stopping without them: what they had not "
+            "committed is rolled back, and polled or sent again on the next start",
+            grace.total_seconds(),
+            stopped_by[0],
+        )
+        return False
+    log.info("harken stopped")
+    return True

@@ -525,6 +525,26 @@ def test_each_digest_runs_on_its_own_cron_in_its_recipients_timezone(harken: Har
     assert execs.args == ("execs",)
 
 
+@pytest.mark.parametrize(
+    ("last_sent_end", "started", "sent_at_start"),
+    [
+        (None, 18.5, False),  # never sent: the first waits for its time
+        (-5.99, 18.5, True),  # Monday's sent; down at Tuesday 08:00, back at 08:30
+        (18.01, 18.5, False),  # Tuesday's went out before the restart
+        (-5.99, 19.5, False),  # back more than an hour late: the next one covers the gap
+    ],
+)
+def test_a_digest_due_while_the_daemon_was_down_goes_out_when_it_starts(
+    harken: Harken, clock: Clock, last_sent_end: float | None, started: float, sent_at_start: bool
+) -> None:
+    if last_sent_end is not None:
+        end = MONDAY + last_sent_end * HOUR
+        harken.storage.record_digest(end - 24 * HOUR, end, end, ["marketing@example.com"], 0)
+    clock.now = MONDAY + started * HOUR  # [digest] goes daily at 08:00 UTC, Tuesday is +18 h
+    job = build_scheduler(harken).get_job("digest")
+    assert (getattr(job, "next_run_time", None) == clock.now) is sent_at_start
+
+
 def test_each_digest_has_its_own_watermark_so_no_period_is_missed_or_repeated(
     harken: Harken, smtp_server: SmtpServer, clock: Clock
 ) -> None:
