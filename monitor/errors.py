@@ -6,7 +6,8 @@ HarkenError                 anything Harken reports to a person
 ├── SourceError             one source failed one poll; the others go on
 │   ├── NotConfigured       a source declines to start (e.g. missing credentials)
 │   └── FetchError          the HTTP fetch failed (timeout, status, size cap)
-├── StorageError            the database refused or is unreachable
+├── StorageError            the database refused an operation
+│   └── DatabaseUnavailable locked or unreachable for now; retrying will do
 └── DeliveryError           an alert or digest could not be handed to a channel
 """
 
@@ -87,6 +88,10 @@ class RateLimited(FetchError):
 
 class StorageError(HarkenError):
     """The database refused an operation or could not be reached."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database is locked by another process or unreachable: the same step may work later."""
 
 
 class DeliveryError(HarkenError):

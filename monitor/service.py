@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -21,7 +20,7 @@ from monitor.app import (
 )
 from monitor.config import Config, ScheduledDigest
 from monitor.digest import Digest, Response, build_digest, send_digest
-from monitor.errors import HarkenError
+from monitor.errors import DatabaseUnavailable, HarkenError
 from monitor.health import HealthPolicy
 from monitor.mailer import Mailer, Sender
 from monitor.mention import Cursor
@@ -69,8 +68,6 @@ class Harken:
         )
         self.templates = Templates(config.templates_path)
         self.mailer: Sender = mailer or Mailer(config.settings.email)
-        # One sender at a time in this process, so two finishing polls cannot send one alert twice.
-        self._delivering = threading.Lock()
         health = config.settings.health
         self.health_policy = HealthPolicy(
             notify=tuple(health.notify),
@@ -229,19 +226,22 @@ class Harken:
         return [self.poll(source) for source in self.sources]
 
     def deliver_alerts(self) -> DeliveryReport:
-        with self._delivering:
-            try:
-                return deliver_pending(
-                    self.storage,
-                    self.mailer,
-                    self.templates,
-                    self.config,
-                    self.now(),
-                    links=self.links,
-                )
-            except HarkenError as error:
-                log.error("alerts: could not read the outbox: %s", error)
-                return DeliveryReport()
+        # No lock: each alert is claimed in the database before it is sent, which keeps two
+        # threads, or two Harken processes sharing the database, from sending it twice.
+        try:
+            return deliver_pending(
+                self.storage,
+                self.mailer,
+                self.templates,
+                self.config,
+                self.now(),
+                links=self.links,
+            )
+        except DatabaseUnavailable:
+            return DeliveryReport()  # logged once by storage; the outbox waits for it
+        except HarkenError as error:
+            log.error("alerts: could not read the outbox: %s", error)
+            return DeliveryReport()
 
     def escalate_alerts(self) -> int:
         """Send open urgent alerts nobody acknowledged in time to their next level."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +33,10 @@ from monitor.templating import Templates
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = timedelta(hours=1)
+# How long a sender holds an alert it is sending. It must outlast one delivery (SMTP and every
+# channel timing out in turn); it is also how long an alert in flight when its sender died
+# waits before another sender takes it.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 class Outbox(Protocol):
@@ -37,8 +44,17 @@ class Outbox(Protocol):
 
     def pending_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]: ...
 
+    def claim_alerts(
+        self, alert_ids: Sequence[int], claimant: str, now: datetime, until: datetime
+    ) -> set[int]: ...
+
     def mark_alert_sent(
-        self, alert_id: int, now: datetime, message_id: str, recipients: Sequence[str] = ()
+        self,
+        alert_id: int,
+        now: datetime,
+        message_id: str,
+        recipients: Sequence[str] = (),
+        claimant: str | None = None,
     ) -> None: ...
 
     def mark_alert_cancelled(self, alert_id: int) -> bool: ...
@@ -46,7 +62,12 @@ class Outbox(Protocol):
     def channel_sends_since(self, channel: str, since: datetime) -> int: ...
 
     def mark_alert_failed(
-        self, alert_id: int, now: datetime, error: str, retry_at: datetime | None
+        self,
+        alert_id: int,
+        now: datetime,
+        error: str,
+        retry_at: datetime | None,
+        claimant: str | None = None,
     ) -> None: ...
 
 
@@ -98,7 +119,16 @@ def deliver_pending(
             held += 1  # still pending: the first delivery after quiet hours sends it
         else:
             due.append(alert)
-    for batch in group_alerts(due, settings.alerts.group_window):
+    claimant = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    for grouped in group_alerts(due, settings.alerts.group_window):
+        # Another Harken sharing the database (or another thread of this one) may be sending
+        # some of these already: send only what this pass holds the claim to.
+        taken = storage.claim_alerts(
+            [each.id for each in grouped], claimant, now, now + CLAIM_LEASE
+        )
+        batch = [each for each in grouped if each.id in taken]
+        if not batch:
+            continue
         alert = batch[0]
         if alert.parent_id is not None:
             message_id = escalation_message_id(alert.parent_id, alert.level)
@@ -134,10 +164,10 @@ def deliver_pending(
                         retry_at.isoformat(),
                         error,
                     )
-                storage.mark_alert_failed(each.id, now, str(error), retry_at)
+                storage.mark_alert_failed(each.id, now, str(error), retry_at, claimant)
             continue
         for each in batch:
-            storage.mark_alert_sent(each.id, now, message_id, recipients)
+            storage.mark_alert_sent(each.id, now, message_id, recipients, claimant)
             sent += 1
         if len(batch) > 1:
             log.info(
