@@ -13,6 +13,7 @@ HarkenError                 anything Harken reports to a person
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -95,4 +96,11 @@ class DatabaseUnavailable(StorageError):
 
 
 class DeliveryError(HarkenError):
-    """An alert or digest could not be handed to its channel (SMTP down, refused)."""
+    """An alert or digest could not be handed to its channel (SMTP down, refused).
+
+    ``delivered`` names the destinations of the same alert that did take it, if any.
+    """
+
+    def __init__(self, message: str, delivered: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.delivered = tuple(delivered)

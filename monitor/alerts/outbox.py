@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from monitor.alerts.channels import AppriseChannels, Channels, channels_for
@@ -33,6 +34,7 @@ from monitor.templating import Templates
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = timedelta(hours=1)
+EMAIL = "email"  # the destination of an alert's email, beside "channel:NAME"
 # How long a sender holds an alert it is sending. It must outlast one delivery (SMTP and every
 # channel timing out in turn); it is also how long an alert in flight when its sender died
 # waits before another sender takes it.
@@ -68,6 +70,7 @@ class Outbox(Protocol):
         error: str,
         retry_at: datetime | None,
         claimant: str | None = None,
+        delivered: Sequence[str] = (),
     ) -> None: ...
 
 
@@ -146,6 +149,7 @@ def deliver_pending(
                 links,
                 batch,
                 within_limit=lambda name: _within_limit(storage, config, name, now),
+                already=frozenset.intersection(*(frozenset(each.delivered) for each in batch)),
             )
         except DeliveryError as error:
             for each in batch:
@@ -164,7 +168,9 @@ def deliver_pending(
                         retry_at.isoformat(),
                         error,
                     )
-                storage.mark_alert_failed(each.id, now, str(error), retry_at, claimant)
+                storage.mark_alert_failed(
+                    each.id, now, str(error), retry_at, claimant, error.delivered
+                )
             continue
         for each in batch:
             storage.mark_alert_sent(each.id, now, message_id, recipients, claimant)
@@ -195,8 +201,14 @@ def _deliver(
     links: Links | None,
     batch: Sequence[PendingAlert] = (),
     within_limit: Callable[[str], bool] = lambda name: True,
+    already: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Send one alert; return the addresses and channels it went to."""
+    """Send one alert to each destination not ``already`` reached; return the addresses and
+    channels it went to.
+
+    Every destination is tried even when one fails; the DeliveryError then names the ones that
+    took it, so the retry leaves them out.
+    """
     groups = alert.groups or tuple(config.settings.alerts.notify)
     if alert.parent_id is None and alert.verdict is not None:
         urgent = alert.verdict.severity is Severity.URGENT
@@ -257,10 +269,26 @@ def _deliver(
             f"alert {alert.id}: a {alert.kind} alert without a mention or a source message; nothing to send"
         )
     email = grouped_email(email, batch)
-    # A retry after one destination failed sends to all again; mail readers drop the repeat
-    # by its Message-ID, and chat services rarely fail half-way.
-    if addresses:
-        mailer.send(addresses, email.subject, email.text, email.html, message_id, date=now)
+    sends: list[tuple[str, Callable[[], None]]] = []
+    if addresses and EMAIL not in already:
+        subject, text, html = email.subject, email.text, email.html
+        sends.append(
+            (EMAIL, partial(mailer.send, addresses, subject, text, html, message_id, date=now))
+        )
     for name, url in targets:
-        channels.notify(name, url, email.subject, email.text)
+        if f"channel:{name}" not in already:
+            sends.append(
+                (f"channel:{name}", partial(channels.notify, name, url, email.subject, email.text))
+            )
+    delivered: list[str] = []
+    failures: list[str] = []
+    for destination, send in sends:
+        try:
+            send()
+        except DeliveryError as error:
+            failures.append(str(error))
+        else:
+            delivered.append(destination)
+    if failures:
+        raise DeliveryError("; ".join(failures), delivered)
     return addresses + [f"channel:{name}" for name, _ in targets]

@@ -187,6 +187,8 @@ class AlertRow(Base):
     # A sender's lease: while claimed_until is ahead, no other sender takes the alert.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None]
+    # Destinations ("email", "channel:NAME") an alert that failed elsewhere already reached.
+    delivered_to: Mapped[list[str] | None]
 
 
 class AlertEventRow(Base):

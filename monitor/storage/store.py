@@ -321,17 +321,24 @@ class Storage:
         error: str,
         retry_at: datetime | None,
         claimant: str | None = None,
+        delivered: Sequence[str] = (),
     ) -> None:
         """Record a failed delivery: retry at ``retry_at``, or give up for good if it is None.
 
-        With ``claimant``, only while that sender still holds the alert's claim; the retry is
-        then anyone's to take.
+        ``delivered`` are the destinations that did take it: the retry leaves them out. With
+        ``claimant``, only while that sender still holds the alert's claim; the retry is then
+        anyone's to take.
         """
         retry: dict[str, Any] = (
             {"status": FAILED} if retry_at is None else {"next_attempt_at": retry_at}
         )
         doing = "mark an alert failed"
         with self._transaction(doing) as session:
+            if delivered:
+                before = session.scalar(
+                    select(AlertRow.delivered_to).where(AlertRow.id == alert_id)
+                )
+                retry["delivered_to"] = sorted({*(before or ()), *delivered})
             self._update_pending(
                 session,
                 alert_id,
