@@ -98,7 +98,8 @@ class Harken:
             source, self.storage, self.triage, self.now, self.health_policy, state
         )
         REGISTRY.record_poll(summary)
-        if summary.stored or summary.error:
+        # While the database is out, the outbox would only make this poll wait for it again.
+        if (summary.stored or summary.error) and self.storage.availability.outage is None:
             self.deliver_alerts()
         return summary
 

@@ -22,8 +22,15 @@ import pytest
 import sqlalchemy
 from sqlalchemy.pool import NullPool
 
-from tests.harness import Harness, rss_feed
+from monitor.config import Brand
+from monitor.fetch import Fetcher
+from monitor.pipeline import poll_source
+from monitor.rulefiles import load_rules
+from monitor.storage import Storage
+from monitor.triage import Triage
+from tests.harness import REPO, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
+from tests.test_source_hackernews import HOUR, NOW, NOW_I, hackernews_source, serve, story
 
 # What the issue describes: the database away for about a minute. SQLite's busy timeout is 30 s,
 # so this is long enough for writes to wait, time out, and wait again while the lock is held.
@@ -314,5 +321,48 @@ def test_postgresql_unreachable_for_a_while_loses_nothing_and_alerts_once(
             POSTGRESQL_OUTAGE_SECONDS,
         )
     finally:
+        with suppress(AssertionError):
+            proxy.cut()
+
+
+def test_a_source_with_a_time_cursor_fetches_again_what_an_outage_kept_from_the_database(
+    http_server: HttpServer, fetcher: Fetcher, empty_postgresql_url: str
+) -> None:
+    # Hacker News asks for items created since the time in its cursor: had that time moved on
+    # with the failed save, what that poll fetched would never be asked for again.
+    api = serve(http_server, story(1, NOW_I - 3 * HOUR))
+    source = hackernews_source(http_server, fetcher)
+    triage = Triage([Brand(name="Acme", terms=["Acme"])], load_rules(REPO / "rules"))
+    direct = sqlalchemy.make_url(empty_postgresql_url)
+    proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 5432)).start()
+    storage = Storage(
+        direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    )
+    try:
+        assert poll_source(source, storage, triage, lambda: NOW).stored == 1
+
+        # The database goes while the poll is under way: after its cursor was read.
+        state = storage.poll_state(source.name)
+        proxy.cut()
+        api.hits += [story(2, NOW_I - 2 * HOUR), story(3, NOW_I - HOUR)]
+        asked = len(api.queries)
+        during = poll_source(source, storage, triage, lambda: NOW, state=state)
+        assert len(api.queries) > asked  # fetched, but not stored
+        assert during.stored == 0
+        assert during.error is not None
+        assert "could not" in during.error
+        api.hits.append(story(4, NOW_I - 60))  # and more arrives before the database is back
+
+        proxy.start()
+        after = poll_source(source, storage, triage, lambda: NOW)
+        assert after.error is None
+        assert after.stored == 3
+        assert stored_items(empty_postgresql_url) == Counter(["1", "2", "3", "4"])
+        health = storage.health_of(source.name)
+        assert health is not None
+        assert health.failing_since is None  # the database failed, not Hacker News
+        assert health.consecutive_failures == 0
+    finally:
+        storage.close()
         with suppress(AssertionError):
             proxy.cut()
