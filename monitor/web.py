@@ -281,7 +281,7 @@ class OpsEndpoint:
 
     def prometheus(self) -> Reply:
         """The process's counters, then what the database says; ``harken_database_up`` 0 if
-        it cannot be read."""
+        it cannot be read or writes have been failing."""
         families = self.metrics.families()
         try:
             counts = self.storage.alert_counts()
@@ -290,10 +290,12 @@ class OpsEndpoint:
         except HarkenError as error:
             if not isinstance(error, DatabaseUnavailable):
                 log.error("web: metrics: %s", error)
-            families.append(_gauge("harken_database_up", "1 if the database answers.", 0))
+            families.append(_gauge("harken_database_up", _DATABASE_UP, 0))
         else:
+            # Reads may answer (SQLite locked by another process) while every write fails.
+            up = self.storage.availability.outage is None
             families += [
-                _gauge("harken_database_up", "1 if the database answers.", 1),
+                _gauge("harken_database_up", _DATABASE_UP, int(up)),
                 _gauge(
                     "harken_outbox_depth", "Alerts waiting to be sent.", counts.get("pending", 0)
                 ),
@@ -330,6 +332,9 @@ class OpsEndpoint:
                 )
         body = render_metrics(families).encode()
         return Reply(200, "text/plain; version=0.0.4; charset=utf-8", body)
+
+
+_DATABASE_UP = "1 if the database answers reads and writes."
 
 
 def _gauge(name: str, help: str, value: float) -> Family:

@@ -170,6 +170,8 @@ def outage_scenario(
     assert isinstance(database, dict)
     assert database["reachable"] is False
     assert database["failing_since"]
+    metrics = httpx.get(daemon.health_url.replace("/healthz", "/metrics"), timeout=5)
+    assert "harken_database_up 0" in metrics.text
     assert daemon.process is not None
     assert daemon.process.poll() is None, "the daemon must run on"
     assert stored_items(database_url) == Counter(["calm-0"])

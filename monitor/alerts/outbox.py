@@ -122,7 +122,8 @@ def deliver_pending(
             held += 1  # still pending: the first delivery after quiet hours sends it
         else:
             due.append(alert)
-    claimant = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    # Unique to this pass; the host and process say who holds a claim (alerts.claimed_by).
+    claimant = f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     for grouped in group_alerts(due, settings.alerts.group_window):
         # Another Harken sharing the database (or another thread of this one) may be sending
         # some of these already: send only what this pass holds the claim to.

@@ -444,7 +444,7 @@ class Storage:
         """How many alerts are pending, sent and failed for good."""
         counts = {PENDING: 0, SENT: 0, FAILED: 0}
         query = select(AlertRow.status, func.count()).group_by(AlertRow.status)
-        with self._transaction("count alerts") as session:
+        with self._read("count alerts") as session:
             for status, count in session.execute(query):
                 counts[status] = count
         return counts
@@ -460,7 +460,7 @@ class Storage:
         query = select(DigestRow.period_end).order_by(DigestRow.period_end.desc()).limit(1)
         if digest is not None:
             query = query.where(DigestRow.digest == digest)
-        with self._transaction("read the last digest") as session:
+        with self._read("read the last digest") as session:
             return session.scalar(query)
 
     def record_digest(
