@@ -6,12 +6,14 @@ HarkenError                 anything Harken reports to a person
 ├── SourceError             one source failed one poll; the others go on
 │   ├── NotConfigured       a source declines to start (e.g. missing credentials)
 │   └── FetchError          the HTTP fetch failed (timeout, status, size cap)
-├── StorageError            the database refused or is unreachable
+├── StorageError            the database refused an operation
+│   └── DatabaseUnavailable locked or unreachable for now; retrying will do
 └── DeliveryError           an alert or digest could not be handed to a channel
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -89,5 +91,16 @@ class StorageError(HarkenError):
     """The database refused an operation or could not be reached."""
 
 
+class DatabaseUnavailable(StorageError):
+    """The database is locked by another process or unreachable: the same step may work later."""
+
+
 class DeliveryError(HarkenError):
-    """An alert or digest could not be handed to its channel (SMTP down, refused)."""
+    """An alert or digest could not be handed to its channel (SMTP down, refused).
+
+    ``delivered`` names the destinations of the same alert that did take it, if any.
+    """
+
+    def __init__(self, message: str, delivered: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.delivered = tuple(delivered)

@@ -29,6 +29,16 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def _not_a_skipped_run(record: logging.LogRecord) -> bool:
+    # A poll still under way when its next run is due (a slow feed, a database locked for a
+    # minute) makes APScheduler warn once per missed run. max_instances=1 is by design, and the
+    # poll that is slow says why itself; a warning a second would bury it.
+    return not (
+        record.name.startswith("apscheduler")
+        and "maximum number of running instances reached" in str(record.msg)
+    )
+
+
 def configure(form: Literal["text", "json"], verbose: bool) -> None:
     """Send Harken's logs to stderr in the chosen form; quiet the libraries' chatter."""
     handler = logging.StreamHandler(sys.stderr)
@@ -36,6 +46,7 @@ def configure(form: Literal["text", "json"], verbose: bool) -> None:
         handler.setFormatter(JsonLines())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_not_a_skipped_run)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

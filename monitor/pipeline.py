@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.errors import FetchError, HarkenError, RateLimited, SourceError
+from monitor.errors import DatabaseUnavailable, FetchError, HarkenError, RateLimited, SourceError
 from monitor.health import HealthPolicy, after_failure, failing_alert, silence_alert
 from monitor.mention import Cursor, Severity, Verdict
 from monitor.source import Source
@@ -64,6 +64,8 @@ def poll_source(
         )
     except SourceError as error:
         return _failed(source, storage, now, error, policy, before)
+    except DatabaseUnavailable as error:
+        return _database_down(source, now, error)
     except HarkenError as error:  # storage trouble: the cursor did not move, so nothing is lost
         return _failed(source, storage, now, FetchError(str(error)), policy, before)
     except Exception as error:  # a bug in one plugin must not stop the others
@@ -79,6 +81,22 @@ def poll_source(
         stored=len(fresh),
         urgent=sum(verdict.severity is Severity.URGENT for verdict in fresh),
     )
+
+
+# How soon a poll that could not store its items tries again, when its own schedule is slower.
+DATABASE_RETRY = timedelta(seconds=15)
+
+
+def _database_down(
+    source: Source, now: Callable[[], datetime], error: DatabaseUnavailable
+) -> PollSummary:
+    # Not the source's fault, so its health is left alone (it could not be written anyway).
+    # The cursor is saved with the items, in the same transaction, so it did not move either:
+    # the retry fetches the same items again, whatever kind of cursor the source keeps.
+    # Storage logs the outage once; a line per poll would bury it.
+    log.debug("source %s: not stored: %s", source.name, error, extra={"source": source.name})
+    retry_at = now() + DATABASE_RETRY if source.settings.every > DATABASE_RETRY else None
+    return PollSummary(source=source.name, error=str(error), retry_at=retry_at)
 
 
 def needs_alert(verdict: Verdict) -> bool:
@@ -112,12 +130,13 @@ def _failed(
         if message and not health.alerted:
             _open_alert(storage, name, at, message, policy)
     except HarkenError as storage_error:
-        log.error(
-            "source %s: could not record its health: %s",
-            name,
-            storage_error,
-            extra={"source": name},
-        )
+        if not isinstance(storage_error, DatabaseUnavailable):  # an outage is logged once
+            log.error(
+                "source %s: could not record its health: %s",
+                name,
+                storage_error,
+                extra={"source": name},
+            )
         return PollSummary(source=name, error=str(error))
     return PollSummary(
         source=name,
@@ -151,12 +170,13 @@ def _succeeded(
                 )
                 storage.set_source_alerted(name, False)
     except HarkenError as storage_error:
-        log.error(
-            "source %s: could not record its health: %s",
-            name,
-            storage_error,
-            extra={"source": name},
-        )
+        if not isinstance(storage_error, DatabaseUnavailable):  # an outage is logged once
+            log.error(
+                "source %s: could not record its health: %s",
+                name,
+                storage_error,
+                extra={"source": name},
+            )
 
 
 # A healthy source's success is written at most this often: each write takes the database's

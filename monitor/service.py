@@ -23,7 +23,7 @@ from monitor.app import (
 )
 from monitor.config import Config, ScheduledDigest
 from monitor.digest import Digest, Response, build_digest, send_digest
-from monitor.errors import HarkenError
+from monitor.errors import DatabaseUnavailable, HarkenError
 from monitor.health import HealthPolicy
 from monitor.mailer import Mailer, Sender
 from monitor.mention import Cursor
@@ -80,8 +80,6 @@ class Harken:
         )
         self.templates = Templates(config.templates_path)
         self.mailer: Sender = mailer or Mailer(config.settings.email)
-        # One sender at a time in this process, so two finishing polls cannot send one alert twice.
-        self._delivering = threading.Lock()
         health = config.settings.health
         self.health_policy = HealthPolicy(
             notify=tuple(health.notify),
@@ -112,7 +110,8 @@ class Harken:
             source, self.storage, self.triage, self.now, self.health_policy, state
         )
         REGISTRY.record_poll(summary)
-        if summary.stored or summary.error:
+        # While the database is out, the outbox would only make this poll wait for it again.
+        if (summary.stored or summary.error) and self.storage.availability.outage is None:
             self.deliver_alerts()
         return summary
 
@@ -240,19 +239,22 @@ class Harken:
         return [self.poll(source) for source in self.sources]
 
     def deliver_alerts(self) -> DeliveryReport:
-        with self._delivering:
-            try:
-                return deliver_pending(
-                    self.storage,
-                    self.mailer,
-                    self.templates,
-                    self.config,
-                    self.now(),
-                    links=self.links,
-                )
-            except HarkenError as error:
-                log.error("alerts: could not read the outbox: %s", error)
-                return DeliveryReport()
+        # No lock: each alert is claimed in the database before it is sent, which keeps two
+        # threads, or two Harken processes sharing the database, from sending it twice.
+        try:
+            return deliver_pending(
+                self.storage,
+                self.mailer,
+                self.templates,
+                self.config,
+                self.now(),
+                links=self.links,
+            )
+        except DatabaseUnavailable:
+            return DeliveryReport()  # logged once by storage; the outbox waits for it
+        except HarkenError as error:
+            log.error("alerts: could not read the outbox: %s", error)
+            return DeliveryReport()
 
     def escalate_alerts(self) -> int:
         """Send open urgent alerts nobody acknowledged in time to their next level."""

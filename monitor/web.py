@@ -33,7 +33,7 @@ from monitor.alerts.lifecycle import (
     when,
 )
 from monitor.alerts.links import ACTIONS, LinkCheck, Links
-from monitor.errors import HarkenError
+from monitor.errors import DatabaseUnavailable, HarkenError
 from monitor.metrics import REGISTRY, Family, Metrics
 from monitor.metrics import render as render_metrics
 from monitor.storage import AlertStatus, Storage
@@ -232,7 +232,7 @@ class OpsEndpoint:
         return self.health() if path == "/healthz" else self.prometheus()
 
     def health(self) -> Reply:
-        """200 while the database answers a trivial read, 503 when it does not."""
+        """200 while the database answers, 503 when a read fails or writes have been failing."""
         now = self.now()
         report: dict[str, object] = {
             "status": "ok",
@@ -243,12 +243,26 @@ class OpsEndpoint:
         try:
             health = {row.source: row for row in self.storage.source_health()}
         except HarkenError as error:
-            log.error("web: healthz: %s", error)
+            if not isinstance(error, DatabaseUnavailable):  # an outage is logged once, by storage
+                log.error("web: healthz: %s", error)
             report["status"] = "unavailable"
-            report["database"] = {"reachable": False, "error": str(error)}
+            database: dict[str, object] = {"reachable": False, "error": str(error)}
+            if (outage := self.storage.availability.outage) is not None:
+                database["failing_since"] = outage.since.isoformat()
+            report["database"] = database
             report["sources"] = [{"name": name} for name in self.sources]
             return _json(503, report)
-        report["database"] = {"reachable": True}
+        outage = self.storage.availability.outage
+        if outage is None:
+            report["database"] = {"reachable": True}
+        else:
+            # The read above may answer (SQLite locked by another process) while writes fail.
+            report["status"] = "unavailable"
+            report["database"] = {
+                "reachable": False,
+                "error": outage.error,
+                "failing_since": outage.since.isoformat(),
+            }
         sources = []
         for name in self.sources or tuple(health):
             row = health.get(name)
@@ -263,22 +277,25 @@ class OpsEndpoint:
                 }
             )
         report["sources"] = sources
-        return _json(200, report)
+        return _json(200 if outage is None else 503, report)
 
     def prometheus(self) -> Reply:
         """The process's counters, then what the database says; ``harken_database_up`` 0 if
-        it cannot be read."""
+        it cannot be read or writes have been failing."""
         families = self.metrics.families()
         try:
             counts = self.storage.alert_counts()
             health = self.storage.source_health()
             digest = self.storage.last_digest_end(None)
         except HarkenError as error:
-            log.error("web: metrics: %s", error)
-            families.append(_gauge("harken_database_up", "1 if the database answers.", 0))
+            if not isinstance(error, DatabaseUnavailable):
+                log.error("web: metrics: %s", error)
+            families.append(_gauge("harken_database_up", _DATABASE_UP, 0))
         else:
+            # Reads may answer (SQLite locked by another process) while every write fails.
+            up = self.storage.availability.outage is None
             families += [
-                _gauge("harken_database_up", "1 if the database answers.", 1),
+                _gauge("harken_database_up", _DATABASE_UP, int(up)),
                 _gauge(
                     "harken_outbox_depth", "Alerts waiting to be sent.", counts.get("pending", 0)
                 ),
@@ -315,6 +332,9 @@ class OpsEndpoint:
                 )
         body = render_metrics(families).encode()
         return Reply(200, "text/plain; version=0.0.4; charset=utf-8", body)
+
+
+_DATABASE_UP = "1 if the database answers reads and writes."
 
 
 def _gauge(name: str, help: str, value: float) -> Family:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,41 @@ def test_a_channel_past_its_hourly_limit_is_skipped_while_email_still_goes(
     assert report.sent == 3
     assert len(smtp_server.inbox) == 3  # every alert by email
     assert len(http_server.bodies) == 2  # but only two to the rate-limited channel
+
+
+def test_a_retry_goes_only_to_the_destinations_that_failed(
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    http_server: HttpServer,
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", SECRET)
+    config = channel_config(tmp_path, smtp_server.port, http_server)
+    queue(storage, urgent("1"), urgent("2", title="Acme billing double-charges everyone"))
+    mailer, templates = Mailer(config.settings.email), Templates(TEMPLATES)
+
+    # Alert 1 reaches the mailbox but not the chat; alert 2 the chat but not the mailbox.
+    http_server.routes[f"/hook/{SECRET}"] = lambda _: Reply(
+        b"busy" if len(http_server.bodies) == 1 else b"ok",
+        status=503 if len(http_server.bodies) == 1 else 200,
+    )
+    smtp_server.refusing = False
+    first = deliver_pending(storage, mailer, templates, config, NOW, limit=1)
+    smtp_server.refusing = True
+    second = deliver_pending(storage, mailer, templates, config, NOW)
+    assert first == second == DeliveryReport(retrying=1)
+    assert len(smtp_server.inbox) == 1
+    assert len(http_server.bodies) == 2
+
+    smtp_server.refusing = False
+    report = deliver_pending(storage, mailer, templates, config, NOW + timedelta(minutes=1))
+
+    assert report == DeliveryReport(sent=2)
+    assert sorted(str(message["Message-ID"]) for message in smtp_server.inbox) == [
+        "<harken-alert-1@harken>",
+        "<harken-alert-2@harken>",
+    ]
+    assert len(http_server.bodies) == 3  # alert 1 once more, alert 2 not again
+    assert "item?id=1" in json.loads(http_server.bodies[-1])["message"]
+    assert storage.alert_counts() == {"pending": 0, "sent": 2, "failed": 0}

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from monitor.alerts.channels import AppriseChannels, Channels, channels_for
@@ -30,6 +34,11 @@ from monitor.templating import Templates
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = timedelta(hours=1)
+EMAIL = "email"  # the destination of an alert's email, beside "channel:NAME"
+# How long a sender holds an alert it is sending. It must outlast one delivery (SMTP and every
+# channel timing out in turn); it is also how long an alert in flight when its sender died
+# waits before another sender takes it.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 class Outbox(Protocol):
@@ -37,8 +46,17 @@ class Outbox(Protocol):
 
     def pending_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]: ...
 
+    def claim_alerts(
+        self, alert_ids: Sequence[int], claimant: str, now: datetime, until: datetime
+    ) -> set[int]: ...
+
     def mark_alert_sent(
-        self, alert_id: int, now: datetime, message_id: str, recipients: Sequence[str] = ()
+        self,
+        alert_id: int,
+        now: datetime,
+        message_id: str,
+        recipients: Sequence[str] = (),
+        claimant: str | None = None,
     ) -> None: ...
 
     def mark_alert_cancelled(self, alert_id: int) -> bool: ...
@@ -46,7 +64,13 @@ class Outbox(Protocol):
     def channel_sends_since(self, channel: str, since: datetime) -> int: ...
 
     def mark_alert_failed(
-        self, alert_id: int, now: datetime, error: str, retry_at: datetime | None
+        self,
+        alert_id: int,
+        now: datetime,
+        error: str,
+        retry_at: datetime | None,
+        claimant: str | None = None,
+        delivered: Sequence[str] = (),
     ) -> None: ...
 
 
@@ -98,7 +122,17 @@ def deliver_pending(
             held += 1  # still pending: the first delivery after quiet hours sends it
         else:
             due.append(alert)
-    for batch in group_alerts(due, settings.alerts.group_window):
+    # Unique to this pass; the host and process say who holds a claim (alerts.claimed_by).
+    claimant = f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    for grouped in group_alerts(due, settings.alerts.group_window):
+        # Another Harken sharing the database (or another thread of this one) may be sending
+        # some of these already: send only what this pass holds the claim to.
+        taken = storage.claim_alerts(
+            [each.id for each in grouped], claimant, now, now + CLAIM_LEASE
+        )
+        batch = [each for each in grouped if each.id in taken]
+        if not batch:
+            continue
         alert = batch[0]
         if alert.parent_id is not None:
             message_id = escalation_message_id(alert.parent_id, alert.level)
@@ -116,6 +150,7 @@ def deliver_pending(
                 links,
                 batch,
                 within_limit=lambda name: _within_limit(storage, config, name, now),
+                already=frozenset.intersection(*(frozenset(each.delivered) for each in batch)),
             )
         except DeliveryError as error:
             for each in batch:
@@ -134,10 +169,12 @@ def deliver_pending(
                         retry_at.isoformat(),
                         error,
                     )
-                storage.mark_alert_failed(each.id, now, str(error), retry_at)
+                storage.mark_alert_failed(
+                    each.id, now, str(error), retry_at, claimant, error.delivered
+                )
             continue
         for each in batch:
-            storage.mark_alert_sent(each.id, now, message_id, recipients)
+            storage.mark_alert_sent(each.id, now, message_id, recipients, claimant)
             sent += 1
         if len(batch) > 1:
             log.info(
@@ -165,8 +202,14 @@ def _deliver(
     links: Links | None,
     batch: Sequence[PendingAlert] = (),
     within_limit: Callable[[str], bool] = lambda name: True,
+    already: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Send one alert; return the addresses and channels it went to."""
+    """Send one alert to each destination not ``already`` reached; return the addresses and
+    channels it went to.
+
+    Every destination is tried even when one fails; the DeliveryError then names the ones that
+    took it, so the retry leaves them out.
+    """
     groups = alert.groups or tuple(config.settings.alerts.notify)
     if alert.parent_id is None and alert.verdict is not None:
         urgent = alert.verdict.severity is Severity.URGENT
@@ -227,10 +270,26 @@ def _deliver(
             f"alert {alert.id}: a {alert.kind} alert without a mention or a source message; nothing to send"
         )
     email = grouped_email(email, batch)
-    # A retry after one destination failed sends to all again; mail readers drop the repeat
-    # by its Message-ID, and chat services rarely fail half-way.
-    if addresses:
-        mailer.send(addresses, email.subject, email.text, email.html, message_id, date=now)
+    sends: list[tuple[str, Callable[[], None]]] = []
+    if addresses and EMAIL not in already:
+        subject, text, html = email.subject, email.text, email.html
+        sends.append(
+            (EMAIL, partial(mailer.send, addresses, subject, text, html, message_id, date=now))
+        )
     for name, url in targets:
-        channels.notify(name, url, email.subject, email.text)
+        if f"channel:{name}" not in already:
+            sends.append(
+                (f"channel:{name}", partial(channels.notify, name, url, email.subject, email.text))
+            )
+    delivered: list[str] = []
+    failures: list[str] = []
+    for destination, send in sends:
+        try:
+            send()
+        except DeliveryError as error:
+            failures.append(str(error))
+        else:
+            delivered.append(destination)
+    if failures:
+        raise DeliveryError("; ".join(failures), delivered)
     return addresses + [f"channel:{name}" for name, _ in targets]

@@ -14,7 +14,7 @@ from sqlalchemy import Dialect, Engine, create_engine, event, exc, make_url, tex
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
-from monitor.errors import StorageError
+from monitor.errors import DatabaseUnavailable, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -123,7 +123,13 @@ def translate_errors(engine: Engine, doing: str) -> Iterator[None]:
         # The driver's own message, without SQLAlchemy's statement and parameters.
         lines = str(error.orig).strip().splitlines()
         reason = lines[0] if lines else type(error.orig).__name__
-        raise StorageError(f"{where}: could not {doing}: {reason}") from error
+        # OperationalError is the driver saying "not now": a lock held too long, a server
+        # down or restarting, a dropped connection. The rest are refusals that retrying repeats.
+        transient = isinstance(error, exc.OperationalError | exc.InterfaceError)
+        kind = DatabaseUnavailable if transient else StorageError
+        raise kind(f"{where}: could not {doing}: {reason}") from error
+    except exc.TimeoutError as error:  # every pooled connection busy for too long
+        raise DatabaseUnavailable(f"{where}: could not {doing}: {error}") from error
     except exc.StatementError as error:
         # A value our own column types refused (e.g. a naive datetime): a bug, not the database.
         if isinstance(error.orig, Exception):

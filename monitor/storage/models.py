@@ -184,6 +184,11 @@ class AlertRow(Base):
     parent_id: Mapped[int | None] = mapped_column(  # kind "escalation": the alert it escalates
         ForeignKey("alerts.id", ondelete="CASCADE"), index=True
     )
+    # A sender's lease: while claimed_until is ahead, no other sender takes the alert.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    # Destinations ("email", "channel:NAME") an alert that failed elsewhere already reached.
+    delivered_to: Mapped[list[str] | None]
 
 
 class AlertEventRow(Base):

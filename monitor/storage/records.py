@@ -42,6 +42,7 @@ class PendingAlert:
     level: int = 0  # kind "escalation": the level it goes to
     parent_id: int | None = None  # kind "escalation": the mention alert it escalates
     stale: bool = False  # kind "escalation": its alert was acknowledged since; do not send
+    delivered: tuple[str, ...] = ()  # destinations an earlier, partly failed attempt reached
 
     @property
     def alert_id(self) -> int:

@@ -119,6 +119,7 @@ def pending_alert(
         level=alert.level,
         parent_id=alert.parent_id,
         stale=alert.parent_id is not None and parent_state != OPEN,
+        delivered=tuple(alert.delivered_to or ()),
     )
 
 

@@ -7,13 +7,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from monitor.errors import StorageError
 from monitor.mention import Poll, Severity, Verdict
 from monitor.storage import database, lifecycle, rows, stories
+from monitor.storage.availability import Availability
 from monitor.storage.models import (
     ACKNOWLEDGED,
     CANCELLED,
@@ -52,6 +53,11 @@ _SEVERITY_RANK = case(
 )
 
 
+def _unclaimed(now: datetime) -> ColumnElement[bool]:
+    """No sender holds the alert: never claimed, or its claimant's lease has run out."""
+    return or_(AlertRow.claimed_until.is_(None), AlertRow.claimed_until <= now)
+
+
 class Storage:
     """Mentions, verdicts, cursors, source health, the alert outbox and digests, in SQL."""
 
@@ -67,6 +73,7 @@ class Storage:
         self._readers = sessionmaker(
             self._engine.execution_options(**{database.READ_ONLY: True}), expire_on_commit=False
         )
+        self.availability = Availability()
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -74,12 +81,20 @@ class Storage:
 
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[Session]:
-        with database.translate_errors(self._engine, doing), self._sessions.begin() as session:
+        with (
+            self.availability.watch(writes=True),
+            database.translate_errors(self._engine, doing),
+            self._sessions.begin() as session,
+        ):
             yield session
 
     @contextmanager
     def _read(self, doing: str) -> Iterator[Session]:
-        with database.translate_errors(self._engine, doing), self._readers.begin() as session:
+        with (
+            self.availability.watch(writes=False),
+            database.translate_errors(self._engine, doing),
+            self._readers.begin() as session,
+        ):
             yield session
 
     def _insert(self, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
@@ -179,14 +194,14 @@ class Storage:
         ]
 
     def pending_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]:
-        """Alerts due for delivery at ``now``, oldest first."""
+        """Alerts due for delivery at ``now`` that no sender holds, oldest first."""
         parent = aliased(AlertRow)
         query = (
             select(AlertRow, MentionRow, VerdictRow, parent.state)
             .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
             .outerjoin(VerdictRow, VerdictRow.mention_id == MentionRow.id)
             .outerjoin(parent, parent.id == AlertRow.parent_id)
-            .where(AlertRow.status == PENDING, AlertRow.next_attempt_at <= now)
+            .where(AlertRow.status == PENDING, AlertRow.next_attempt_at <= now, _unclaimed(now))
             .order_by(AlertRow.created_at, AlertRow.id)
             .limit(limit)
         )
@@ -196,6 +211,33 @@ class Storage:
             rows.pending_alert(alert, mention, verdict, parent_state)
             for alert, mention, verdict, parent_state in found
         ]
+
+    def claim_alerts(
+        self, alert_ids: Sequence[int], claimant: str, now: datetime, until: datetime
+    ) -> set[int]:
+        """Lease the pending alerts among ``alert_ids`` that no other sender holds to
+        ``claimant`` until ``until``; returns the ids it got.
+
+        Several processes may share one outbox: only the claimant sends, and a claimant that
+        dies leaves a lease that runs out, after which any sender takes the alert.
+        """
+        free = (
+            select(AlertRow.id)
+            .where(AlertRow.id.in_(alert_ids), AlertRow.status == PENDING, _unclaimed(now))
+            # PostgreSQL: rows another sender is claiming right now are passed over, not waited
+            # for. SQLite has no row locks: BEGIN IMMEDIATE already lets one claimant at a time.
+            .with_for_update(skip_locked=True)
+        )
+        with self._transaction("claim alerts to send") as session:
+            taken = list(session.scalars(free))
+            if taken:
+                session.execute(
+                    update(AlertRow)
+                    .where(AlertRow.id.in_(taken))
+                    .values(claimed_by=claimant, claimed_until=until),
+                    execution_options={"synchronize_session": False},
+                )
+        return set(taken)
 
     def enqueue_source_alert(
         self, source: str, now: datetime, message: str, groups: Sequence[str]
@@ -222,15 +264,24 @@ class Storage:
         return row.id
 
     def mark_alert_sent(
-        self, alert_id: int, now: datetime, message_id: str, recipients: Sequence[str] = ()
+        self,
+        alert_id: int,
+        now: datetime,
+        message_id: str,
+        recipients: Sequence[str] = (),
+        claimant: str | None = None,
     ) -> None:
-        """Record that the alert was delivered (to ``recipients``, kept in its history)."""
+        """Record that the alert was delivered (to ``recipients``, kept in its history).
+
+        With ``claimant``, only while that sender still holds the alert's claim.
+        """
         doing = "mark an alert sent"
         with self._transaction(doing) as session:
             self._update_pending(
                 session,
                 alert_id,
                 doing,
+                claimant,
                 status=SENT,
                 attempts=AlertRow.attempts + 1,
                 last_attempt_at=now,
@@ -264,36 +315,56 @@ class Storage:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def mark_alert_failed(
-        self, alert_id: int, now: datetime, error: str, retry_at: datetime | None
+        self,
+        alert_id: int,
+        now: datetime,
+        error: str,
+        retry_at: datetime | None,
+        claimant: str | None = None,
+        delivered: Sequence[str] = (),
     ) -> None:
-        """Record a failed delivery: retry at ``retry_at``, or give up for good if it is None."""
+        """Record a failed delivery: retry at ``retry_at``, or give up for good if it is None.
+
+        ``delivered`` are the destinations that did take it: the retry leaves them out. With
+        ``claimant``, only while that sender still holds the alert's claim; the retry is then
+        anyone's to take.
+        """
         retry: dict[str, Any] = (
             {"status": FAILED} if retry_at is None else {"next_attempt_at": retry_at}
         )
-        self._update_alert(
-            alert_id,
-            "mark an alert failed",
-            attempts=AlertRow.attempts + 1,
-            last_attempt_at=now,
-            last_error=error,
-            **retry,
-        )
-
-    def _update_alert(self, alert_id: int, doing: str, **values: Any) -> None:
+        doing = "mark an alert failed"
         with self._transaction(doing) as session:
-            self._update_pending(session, alert_id, doing, **values)
+            if delivered:
+                before = session.scalar(
+                    select(AlertRow.delivered_to).where(AlertRow.id == alert_id)
+                )
+                retry["delivered_to"] = sorted({*(before or ()), *delivered})
+            self._update_pending(
+                session,
+                alert_id,
+                doing,
+                claimant,
+                attempts=AlertRow.attempts + 1,
+                last_attempt_at=now,
+                last_error=error,
+                **retry,
+            )
 
     @staticmethod
-    def _update_pending(session: Session, alert_id: int, doing: str, **values: Any) -> None:
+    def _update_pending(
+        session: Session, alert_id: int, doing: str, claimant: str | None, **values: Any
+    ) -> None:
         # Only a pending alert changes: a sent alert must never turn failed, nor the reverse.
+        where = [AlertRow.id == alert_id, AlertRow.status == PENDING]
+        if claimant is not None:
+            where.append(AlertRow.claimed_by == claimant)
         result = session.execute(
-            update(AlertRow)
-            .where(AlertRow.id == alert_id, AlertRow.status == PENDING)
-            .values(**values),
+            update(AlertRow).where(*where).values(claimed_by=None, claimed_until=None, **values),
             execution_options={"synchronize_session": False},
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise StorageError(f"could not {doing}: there is no pending alert {alert_id}")
+            held = f" held by {claimant}" if claimant is not None else ""
+            raise StorageError(f"could not {doing}: there is no pending alert {alert_id}{held}")
 
     # The alert lifecycle ----------------------------------------------------------------------
 
@@ -373,7 +444,7 @@ class Storage:
         """How many alerts are pending, sent and failed for good."""
         counts = {PENDING: 0, SENT: 0, FAILED: 0}
         query = select(AlertRow.status, func.count()).group_by(AlertRow.status)
-        with self._transaction("count alerts") as session:
+        with self._read("count alerts") as session:
             for status, count in session.execute(query):
                 counts[status] = count
         return counts
@@ -389,7 +460,7 @@ class Storage:
         query = select(DigestRow.period_end).order_by(DigestRow.period_end.desc()).limit(1)
         if digest is not None:
             query = query.where(DigestRow.digest == digest)
-        with self._transaction("read the last digest") as session:
+        with self._read("read the last digest") as session:
             return session.scalar(query)
 
     def record_digest(
@@ -492,6 +563,6 @@ class Storage:
 
     def source_health(self) -> list[SourceHealth]:
         """Every source's health, by name."""
-        with self._transaction("read source health") as session:
+        with self._read("read source health") as session:
             found = session.scalars(select(SourceHealthRow).order_by(SourceHealthRow.source)).all()
             return [rows.health(row) for row in found]
