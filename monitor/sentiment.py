@@ -13,6 +13,7 @@ from vaderSentiment.vaderSentiment import NEGATE, SentimentIntensityAnalyzer, no
 from monitor.lexicon import Lexicon, load_lexicon, term_key, token_keys
 from monitor.mention import Sentiment
 from monitor.query import BrandHit
+from monitor.vader import Vader
 
 # VADER's own published cut-offs for its compound score.
 NEGATIVE_BELOW = -0.05
@@ -68,10 +69,8 @@ class SentimentScorer:
             words[_MARKER.format(index)] = term.valence
             words[_NEGATED_MARKER.format(index)] = term.valence * _NEGATION_SCALAR
         self.analyzer.lexicon = words
-        self._vader_words = frozenset(words)
-        self._vader_keys = frozenset(term_key(word) for word in words)
+        self.vader = Vader(words, self.analyzer.emojis)
         self._first_keys = self.lexicon.matcher.first_keys
-        self._emoji = frozenset(key for key in self.analyzer.emojis if len(key) == 1)
 
     def score(self, text: str, hits: Sequence[BrandHit] = ()) -> Sentiment:
         """How ``text`` reads where ``hits`` name the brand, and the sentence that decided."""
@@ -98,33 +97,12 @@ class SentimentScorer:
 
     def sentence_compound(self, sentence: str) -> float:
         """VADER's compound for one sentence, with the lexicon's words, phrases and patterns."""
-        lowered = sentence.lower().split()
-        keys = token_keys(sentence, lowered)
+        keys = token_keys(sentence, sentence.lower().split())
         if not self._first_keys.isdisjoint(keys):
             tokens = sentence.split()
             if len(tokens) == len(keys) and (found := self.lexicon.matcher.find(keys, tokens)):
-                marked = self._marked(tokens, keys, found)
-                return float(self.analyzer.polarity_scores(marked)["compound"])
-        if not self._could_carry_sentiment(sentence, lowered, keys):
-            return 0.0
-        return float(self.analyzer.polarity_scores(sentence)["compound"])
-
-    def _could_carry_sentiment(self, sentence: str, lowered: list[str], keys: list[str]) -> bool:
-        """False only when VADER would certainly score 0: no emoji and no word of its lexicon.
-
-        VADER gives a word valence only by looking it up in its lexicon (after turning emoji into
-        words), so a sentence with neither scores exactly 0; with the lexicon file's words added
-        to VADER's, that holds when none of the file's phrases and patterns is found either.
-        Many mentions are plain statements, and this costs a fraction of VADER's own pass.
-        VADER looks a token up as it is, or with its edge punctuation stripped; the second form,
-        stripped further and without apostrophes, is the token's key, so comparing the tokens
-        with the lexicon and their keys with the lexicon's keys never skips what VADER scores.
-        """
-        return not (
-            self._vader_words.isdisjoint(lowered)
-            and self._vader_keys.isdisjoint(keys)
-            and self._emoji.isdisjoint(sentence)
-        )
+                return self.vader.compound(self._marked(tokens, keys, found))
+        return self.vader.compound(sentence)
 
     def _marked(
         self, tokens: Sequence[str], keys: Sequence[str], found: Sequence[tuple[int, int, int]]
