@@ -29,6 +29,9 @@ _EXCLAMATION_STEP, _EXCLAMATIONS_COUNTED = 0.292, 4
 _QUESTION_STEP, _QUESTIONS_CAPPED = 0.18, 0.96
 # Two-word boosters ("kind of") that VADER adds to a word's valence when they precede it.
 _TWO_WORD_BOOSTERS = {phrase: value for phrase, value in BOOSTER_DICT.items() if " " in phrase}
+_IDIOM_WORDS = frozenset(
+    word for phrase in (*SPECIAL_CASES, *_TWO_WORD_BOOSTERS) for word in phrase.split()
+)
 
 
 class Vader:
@@ -92,13 +95,22 @@ class Vader:
         if shouting and tokens[index].isupper():
             valence = valence + C_INCR if valence > 0 else valence - C_INCR
         for distance in (1, 2, 3):
-            if index < distance or lowered[index - distance] in lexicon:
+            if index < distance:
+                break
+            before = lowered[index - distance]
+            if before in lexicon:
                 continue
-            boost = _booster(tokens[index - distance], valence, shouting)
-            if boost and distance > 1:
-                boost *= 0.95 if distance == 2 else 0.9
-            valence = _negated(valence + boost, lowered, index, distance)
-            if distance == 3:
+            if boost := BOOSTER_DICT.get(before, 0.0):
+                if valence < 0:
+                    boost = -boost
+                if shouting and tokens[index - distance].isupper():
+                    boost = boost + C_INCR if valence > 0 else boost - C_INCR
+                if distance > 1:
+                    boost *= 0.95 if distance == 2 else 0.9
+                valence += boost
+            valence = _negated(valence, lowered, index, distance)
+            # Most words have no set phrase around them; spelling the phrases out costs more.
+            if distance == 3 and not _IDIOM_WORDS.isdisjoint(lowered[index - 3 : index + 3]):
                 valence = _idioms(valence, lowered, index)
         before = lowered[index - 1] if index > 0 else ""
         at_least = index > 1 and lowered[index - 2] in ("at", "very")  # "at least" is no "not"
@@ -120,17 +132,6 @@ class Vader:
                 out.append(words)
                 after_space = False
         return "".join(out).strip()
-
-
-def _booster(token: str, valence: float, shouting: bool) -> float:
-    boost: float = BOOSTER_DICT.get(token.lower(), 0.0)
-    if not boost:
-        return 0.0
-    if valence < 0:
-        boost = -boost
-    if shouting and token.isupper():
-        boost = boost + C_INCR if valence > 0 else boost - C_INCR
-    return boost
 
 
 def _is_negator(word: str) -> bool:
