@@ -13,6 +13,9 @@ one brand configured as comms would: the company's name (which also matches its 
 #tag) and its stock ticker. A tweet is read negative when its verdict says sentiment.label
 "negative". Plain VADER reads the same tweet as negative when its compound is <= -0.05.
 
+For the Apple set the figures are also given for the tweets whose labellers mostly agreed
+(sentiment:confidence >= 0.8, about half): the rest no reader can score well.
+
 The lexicon and the method were tuned on the Apple set only; Sanders (other brands, other
 years) is held out, so its figures say how the method carries over to data it never saw.
 
@@ -46,6 +49,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "labelled"
 TUNED_ON = "Apple"
 VADER_NEGATIVE = -0.05  # VADER's own published cut-off
 CHUNK = 200
+AGREED = 0.8  # the Apple set's sentiment:confidence: about half its tweets reach it
 # A company's name and its ticker, as comms would configure them.
 BRAND_TERMS = {
     "apple": ("Apple", ("Apple", "AAPL")),
@@ -66,11 +70,19 @@ class LabelledSet:
     negative: str
     dropped: str  # rows labelled this say nothing about the brand's sentiment
     topic: str | None  # the column naming each row's brand; None: every row is about Apple
+    agreement: str | None = None  # the column saying how far the people labelling agreed
 
 
 SETS = (
     LabelledSet(
-        "Apple", "Apple-Twitter-Sentiment-DFE.csv", "text", "sentiment", "1", "not_relevant", None
+        "Apple",
+        "Apple-Twitter-Sentiment-DFE.csv",
+        "text",
+        "sentiment",
+        "1",
+        "not_relevant",
+        None,
+        "sentiment:confidence",
     ),
     LabelledSet(
         "Sanders",
@@ -89,6 +101,7 @@ class Tweet:
     text: str
     negative: bool
     brand: str  # a key of BRAND_TERMS
+    agreement: float = 1.0  # share of the labellers' judgement behind the label, where known
 
 
 def read_set(folder: Path, labelled: LabelledSet) -> list[Tweet]:
@@ -101,6 +114,7 @@ def read_set(folder: Path, labelled: LabelledSet) -> list[Tweet]:
                 row[labelled.text],
                 row[labelled.label] == labelled.negative,
                 row[labelled.topic].lower() if labelled.topic else "apple",
+                float(row[labelled.agreement]) if labelled.agreement else 1.0,
             )
             for row in csv.DictReader(file)
             if row[labelled.label] != labelled.dropped
@@ -178,6 +192,16 @@ def report_set(labelled: LabelledSet, tweets: Sequence[Tweet], engines: dict[str
     for label, predicted in (("harken triage", harken), ("plain VADER", plain)):
         precision, recall, f1 = scores(gold, predicted)
         print(f"  {label:18} {precision:9.3f} {recall:7.3f} {f1:7.3f}")
+    if labelled.agreement:
+        # Where the labellers disagreed, no reader can score well; this is the clear-cut part.
+        agreed = [index for index, tweet in enumerate(tweets) if tweet.agreement >= AGREED]
+        negatives = sum(gold[index] for index in agreed)
+        where = f"where labellers agreed ({labelled.agreement} >= {AGREED})"
+        print(f"  {where}: {len(agreed):,} tweets, {negatives:,} negative")
+        for label, predicted in (("harken triage", harken), ("plain VADER", plain)):
+            subset = [predicted[index] for index in agreed]
+            precision, recall, f1 = scores([gold[index] for index in agreed], subset)
+            print(f"  {label:18} {precision:9.3f} {recall:7.3f} {f1:7.3f}")
 
 
 def time_both(engines: dict[str, Triage], tweets: Sequence[Tweet], repeats: int) -> list[float]:

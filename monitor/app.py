@@ -6,16 +6,19 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.config import Config
 from monitor.errors import NotConfigured
-from monitor.fetch import Fetcher
 from monitor.lexicon import load_lexicon
 from monitor.rulefiles import load_rules
 from monitor.rules import RuleSet
 from monitor.sentiment import SentimentScorer
 from monitor.source import Offload, Source, SourceContext, run_here, source_kind
 from monitor.triage import Triage
+
+if TYPE_CHECKING:  # httpx costs a tenth of a second to import; `harken triage` never fetches
+    from monitor.fetch import Fetcher
 
 log = logging.getLogger("harken")
 
@@ -66,6 +69,8 @@ def build_triage(config: Config, rules: RuleSet) -> Triage:
 
 
 def build_fetcher(config: Config) -> Fetcher:
+    from monitor.fetch import Fetcher
+
     http = config.settings.http
     return Fetcher(timeout=http.timeout.total_seconds(), max_bytes=http.max_bytes)
 

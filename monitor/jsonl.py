@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import json
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from datetime import UTC, datetime
 from multiprocessing.pool import AsyncResult
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.mention import Mention, Verdict
@@ -68,23 +68,23 @@ def _describe(detail: Any) -> str:
 
 def verdict_line(verdict: Verdict) -> str:
     """One output line for a verdict."""
-    return json.dumps(
-        {
-            "id": verdict.mention.id,
-            "matched": verdict.matched,
-            "brands": list(verdict.brands),
-            "sentiment": {
-                "compound": verdict.sentiment.compound,
-                "label": verdict.sentiment.label,
-                "sentence": verdict.sentiment.sentence,
-            },
-            "severity": verdict.severity.value,
-            "rules": list(verdict.rules),
-            "tags": list(verdict.tags),
-            "reasons": list(verdict.reasons),
+    line = {
+        "id": verdict.mention.id,
+        "matched": verdict.matched,
+        "brands": list(verdict.brands),
+        "sentiment": {
+            "compound": verdict.sentiment.compound,
+            "label": verdict.sentiment.label,
+            "sentence": verdict.sentiment.sentence,
         },
-        ensure_ascii=False,
-    )
+        "severity": verdict.severity.value,
+        "rules": list(verdict.rules),
+        "tags": list(verdict.tags),
+        "reasons": list(verdict.reasons),
+    }
+    # orjson writes a line in a third of json's time, which shows beside VADER's. It refuses
+    # lone surrogates, which read_mention has already refused.
+    return orjson.dumps(line).decode()
 
 
 @dataclass(frozen=True)

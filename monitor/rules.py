@@ -5,6 +5,7 @@ Rule files are read by ``monitor.rulefiles``; this module only knows what a load
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -202,12 +203,36 @@ class RuleSet:
     rules: tuple[Rule, ...]
     files: tuple[str, ...]
     _index: PhraseIndex = field(init=False, repr=False, compare=False)
+    _gates: tuple[tuple[Rule, float, float, frozenset[str] | None], ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         # One index of every rule's words: a mention is walked once, however many rules there are.
         object.__setattr__(
             self, "_index", PhraseIndex(w for rule in self.rules for w in rule.words)
         )
+        gates = tuple(
+            (
+                rule,
+                math.inf if rule.sentiment_below is None else rule.sentiment_below,
+                -math.inf if rule.sentiment_above is None else rule.sentiment_above,
+                frozenset(rule._any.by_key) if rule._any is not None else None,
+            )
+            for rule in self.rules
+        )
+        object.__setattr__(self, "_gates", gates)
+
+    def candidates(self, score: float, present: Collection[str]) -> list[Rule]:
+        """The rules, in order, less those whose sentiment or any_words condition fails.
+
+        Most mentions fire no rule; ruling most out in one pass is cheaper than asking each.
+        """
+        return [
+            rule
+            for rule, below, above, any_words in self._gates
+            if above < score < below and (any_words is None or not any_words.isdisjoint(present))
+        ]
 
     def phrases_in(self, mention: Mention) -> set[str]:
         """Keys of the rules' words and phrases that occur in the mention's title or text."""

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.duration import Duration
-from monitor.fetch import Fetcher
 from monitor.mention import Cursor, Poll
+
+if TYPE_CHECKING:  # httpx costs a tenth of a second to import; `harken triage` never fetches
+    from monitor.fetch import Fetcher
 
 ENTRY_POINT_GROUP = "harken.sources"
 

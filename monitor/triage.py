@@ -61,7 +61,7 @@ class Triage:
         overriding: Severity | None = None
         suppressed, reply = False, ""
         present = self.rules.phrases_in(mention)
-        for rule in self.rules.rules:
+        for rule in self.rules.candidates(sentiment.compound, present):
             reason = rule.explain(mention, brands, sentiment, present, local=local, tagged=tags)
             if reason is None:
                 continue

@@ -434,3 +434,16 @@ def test_json_logs_name_the_source_and_never_carry_a_secret(
     assert failing
     assert "HTTP 500" in failing[0]["message"]
     assert secret not in result.stderr + result.stdout
+
+
+def test_triage_reads_drawn_out_words_and_what_a_customer_cannot_do(harness: Harness) -> None:
+    lines = [
+        {"id": 1, "text": "@acme I cannot see my photos since the update"},
+        {"id": 2, "text": "@acme the new app is sooo baaad"},
+        {"id": 3, "text": "I can't wait for the new Acme phone"},
+    ]
+    result = harness.harken("triage", stdin="".join(json.dumps(line) + "\n" for line in lines))
+    assert result.returncode == 0, result.stderr
+    labels = [json.loads(line)["sentiment"]["label"] for line in result.stdout.splitlines()]
+    assert labels[:2] == ["negative", "negative"]
+    assert labels[2] != "negative"

@@ -97,6 +97,8 @@ def test_the_shortcut_never_skips_a_sentence_vader_would_score() -> None:
         "I haven't had my refund",
         "still no answer from support",
         "why won't the app open?",
+        "I cannot see my photos since the update",
+        "this update is sooo baaad",
     ],
 )
 def test_complaints_that_vader_reads_as_neutral_read_negative(text: str) -> None:
@@ -121,6 +123,16 @@ def test_being_charged_twice_is_a_clear_complaint_not_a_faint_one() -> None:
 )
 def test_praise_stays_positive(text: str) -> None:
     assert SCORER.score(text, named(text, "Acme")).label == "positive"
+
+
+def test_drawn_out_words_keep_their_feeling_and_their_capitals() -> None:
+    assert VADER.polarity_scores("Acme is goooood")["compound"] == 0  # VADER knows only "good"
+    assert SCORER.score("Acme is goooood").label == "positive"
+    assert (
+        SCORER.score("Acme is BAAAD, so bad").compound
+        < SCORER.score("Acme is bad, so bad").compound
+    )
+    assert SCORER.score("Acme shipped it, zzzz").label == "neutral"  # nothing to shorten to
 
 
 def test_eagerness_and_relief_are_not_complaints() -> None:
