@@ -285,14 +285,18 @@ def test_hostile_feeds_are_cut_off_reported_and_do_not_hold_up_a_good_one(
     write_config(baseline, smtp_server.port, {"good": http_server.url("/baseline.rss")})
 
     daemon, quiet_daemon = start_daemon(harness), start_daemon(baseline)
+    log_file = harness.folder / "daemon.log"
     try:
-        storage = Storage(f"sqlite:///{harness.database}")
         deadline = time.monotonic() + 60
+        # The daemon creates the database; reading it before then would race its migration.
+        while "harken is running" not in log_file.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        storage = Storage(f"sqlite:///{harness.database}")
         failing: set[str] = set()
         expected_failures = set(hostile) - {"invalid_utf8", "many_items", "external_dtd"}
         while time.monotonic() < deadline:
             failing = {h.source for h in storage.source_health() if h.last_error}
-            # Past every hostile case's first failure, the good feed is watched ten more polls.
+            # Every hostile case has failed at least once, among 15 polls of the good feed.
             if failing >= expected_failures and len(world.good_requests) >= 15:
                 break
             time.sleep(0.5)
@@ -302,7 +306,7 @@ def test_hostile_feeds_are_cut_off_reported_and_do_not_hold_up_a_good_one(
             stop(daemon)
         finally:
             stop(quiet_daemon)
-    log = (harness.folder / "daemon.log").read_text()
+    log = log_file.read_text()
     assert failing >= expected_failures, log[-3000:]
     health = {entry.source: entry for entry in storage.source_health()}
     errors = {name: health[name].last_error or "" for name in expected_failures}
@@ -324,6 +328,20 @@ def test_hostile_feeds_are_cut_off_reported_and_do_not_hold_up_a_good_one(
     for name, error in errors.items():
         assert log.count(f"source {name} stopped hearing: {error}") == 1, name
 
+    # `harken sources list` shows who is failing, and what the others stored in the last day.
+    listed = harness.harken("sources", "list")
+    assert listed.returncode == 0, listed.stderr
+    header, *lines = listed.stdout.splitlines()
+    rows = {line.split()[0]: line for line in lines if line.strip()}
+    last_day = header.index("last day")  # the columns are aligned under the header
+    for name in expected_failures:
+        assert rows[name].rstrip().endswith(("failing", "failures)")), rows[name]
+        assert errors[name][:40] in rows[name]
+    stored_in_a_day = {
+        name: rows[name][last_day:].split()[0] for name in ("many_items", "invalid_utf8")
+    }
+    assert stored_in_a_day == {"many_items": str(MAX_ITEMS), "invalid_utf8": "2"}
+
     # The server could send little more than the cap (and what the sockets buffer) before
     # Harken hung up: nobody read 100 MB.
     assert max(world.sent["huge_declared"].bytes_per_request) < 3 * MAX_BYTES
@@ -334,6 +352,7 @@ def test_hostile_feeds_are_cut_off_reported_and_do_not_hold_up_a_good_one(
     # No file and no DTD was ever read on the feeds' say-so.
     assert "/evil.dtd" not in [path for path, _ in http_server.requests]
     stored = storage.verdicts_between(datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
+    storage.close()
     titles: dict[str, set[str]] = {name: set() for name in [*hostile, *good]}
     for entry in stored:
         mention = entry.verdict.mention
