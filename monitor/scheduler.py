@@ -36,7 +36,7 @@ class _Scheduler(BackgroundScheduler):  # type: ignore[misc]  # apscheduler ship
     """A BackgroundScheduler that drops jobs added once its shutdown has begun.
 
     APScheduler's shutdown holds its job-store lock while it waits for the jobs under way, so a
-    failed poll adding its retry job then would wait for ever, and the daemon with it.
+    failed poll adding its retry job then would wait for ever, and the stop for its whole grace.
     """
 
     def __init__(self, **options: Any) -> None:
