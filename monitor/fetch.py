@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import email.utils
 import json
+import ssl
+import threading
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpcore
 import httpx
 
 from monitor.errors import AccessDenied, BadPayload, FetchError, RateLimited, SourceGone
@@ -32,9 +36,10 @@ class Fetched:
 class Fetcher:
     """One shared HTTP client with Harken's limits. ``get`` returns None for 304 Not Modified.
 
-    ``timeout`` bounds each wait (connecting, each read) and the fetch as a whole: a server that
-    drips its body a byte at a time is cut off once ``timeout`` has passed since the request began
-    (checked as data arrives, so at worst one more read's wait later).
+    ``timeout`` bounds the fetch as a whole, redirects included: every wait on the network
+    (connecting, sending, each read of the headers or the body) ends once ``timeout`` has passed
+    since the request began, so a server dripping a byte a second is cut off on time.
+    ``max_bytes`` bounds the body after decompression, which is done a bounded piece at a time.
     """
 
     def __init__(
@@ -48,11 +53,14 @@ class Fetcher:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.clock = clock  # wall time, for rate-limit reset times given as dates
+        self._deadline = _Deadline()
         self._client = httpx.Client(
+            transport=_transport_with_deadline(self._deadline),
             timeout=httpx.Timeout(timeout),
             follow_redirects=True,
             max_redirects=max_redirects,
-            headers={"User-Agent": user_agent},
+            # Only what _Decoder can undo with a cap on its output.
+            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
         )
 
     def close(self) -> None:
@@ -73,8 +81,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        # httpx's timeouts are per read; the deadline is what stops a slow drip.
-        deadline = time.monotonic() + self.timeout
+        self._deadline.at = time.monotonic() + self.timeout
         try:
             with self._client.stream("GET", url, headers=headers, params=params) as response:
                 if response.status_code == 304:
@@ -89,18 +96,13 @@ class Fetcher:
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > self.max_bytes:
                     raise FetchError(self._too_large(url))
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body.extend(chunk)
-                    if len(body) > self.max_bytes:
-                        raise FetchError(self._too_large(url))
-                    if time.monotonic() > deadline:
-                        raise FetchError(self._timed_out(url))
+                decoder = _Decoder(url, response.headers.get("Content-Encoding", ""))
+                body = self._read_capped(url, response.iter_raw(), decoder)
                 moved = [r for r in response.history if r.status_code in (301, 308)]
                 return Fetched(
                     url=str(response.url),
                     moved_to=str(response.url) if moved else None,
-                    body=bytes(body),
+                    body=body,
                     content_type=response.headers.get("Content-Type", ""),
                     etag=response.headers.get("ETag"),
                     last_modified=response.headers.get("Last-Modified"),
@@ -114,6 +116,17 @@ class Fetcher:
         # InvalidURL (e.g. "http://[::1") is not an HTTPError, but it is still this URL's fault.
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             raise FetchError(f"{url}: {type(error).__name__}: {error}") from None
+        finally:
+            self._deadline.at = None
+
+    def _read_capped(self, url: str, raw: Iterable[bytes], decoder: _Decoder) -> bytes:
+        body = bytearray()
+        for chunk in raw:
+            # One byte past the cap is enough to know the body is too large.
+            body += decoder.decode(chunk, self.max_bytes - len(body) + 1)
+            if len(body) > self.max_bytes:
+                raise FetchError(self._too_large(url))
+        return bytes(body)
 
     def get_json(
         self,
@@ -138,6 +151,134 @@ class Fetcher:
 
     def _too_large(self, url: str) -> str:
         return f"{url}: response larger than {self.max_bytes:,} bytes; not read (raise [http] max_bytes to allow it)"
+
+
+class _Decoder:
+    """Undoes a Content-Encoding, each piece's output capped.
+
+    httpx inflates a whole network read at once, and 64 KB of a gzip bomb is 64 MB; zlib's
+    ``max_length`` stops a piece at what the size cap could still take.
+    """
+
+    def __init__(self, url: str, encoding: str) -> None:
+        self.url = url
+        self.encoding = encoding.strip().lower()
+        if self.encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise FetchError(
+                f"{url}: the body came in {encoding!r} encoding, which Harken did not ask for and cannot read"
+            )
+        compressed = self.encoding not in ("", "identity")
+        # MAX_WBITS | 32: zlib tells the gzip and zlib headers apart itself.
+        self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 32) if compressed else None
+        self._started = False
+
+    def decode(self, data: bytes, max_length: int) -> bytes:
+        """``data`` decoded, at most ``max_length`` bytes of it."""
+        if self._inflater is None:
+            return data
+        try:
+            decoded = self._inflater.decompress(data, max_length)
+        except zlib.error as error:
+            if self.encoding == "deflate" and not self._started:
+                # Some servers send "deflate" as a bare stream, without the zlib header.
+                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._started = True
+                return self.decode(data, max_length)
+            raise FetchError(f"{self.url}: the {self.encoding} body is corrupt: {error}") from None
+        self._started = True
+        return decoded
+
+
+class _Deadline(threading.local):
+    """When the fetch under way in this thread must be over (time.monotonic), if one is."""
+
+    at: float | None = None
+
+    def clamp(self, timeout: float | None, expired: type[Exception]) -> float | None:
+        """``timeout`` shortened to the time left; ``expired`` raised when none is."""
+        if self.at is None:
+            return timeout
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise expired("the fetch ran out of time")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every wait ends at the deadline of the fetch using it."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._deadline.clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._deadline.clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        wait = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, wait), self._deadline
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, deadline: _Deadline) -> None:
+        self._backend = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        wait = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_tcp(host, port, wait, local_address, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        wait = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_unix_socket(path, wait, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _transport_with_deadline(deadline: _Deadline) -> httpx.HTTPTransport:
+    """httpx's transport, its sockets' waits cut at ``deadline``.
+
+    httpx has per-read timeouts only, and a server sending its headers a byte a second never
+    trips one. httpx takes no network backend, but the httpcore pool under it does.
+    """
+    transport = httpx.HTTPTransport()
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's own
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_DeadlineBackend(deadline),
+    )
+    return transport
 
 
 def raise_for_status(

@@ -32,10 +32,34 @@ DIGEST_LATE = timedelta(hours=1)
 STOP_GRACE = timedelta(seconds=30)
 
 
+class _Scheduler(BackgroundScheduler):  # type: ignore[misc]  # apscheduler ships no types
+    """A BackgroundScheduler that drops jobs added once its shutdown has begun.
+
+    APScheduler's shutdown holds its job-store lock while it waits for the jobs under way, so a
+    failed poll adding its retry job then would wait for ever, and the stop for its whole grace.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._adding = threading.Lock()
+        self._stopping = False
+
+    def add_job(self, *args: Any, **kwargs: Any) -> Any:
+        with self._adding:
+            if self._stopping:
+                return None
+            return super().add_job(*args, **kwargs)
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._adding:
+            self._stopping = True
+        super().shutdown(wait)
+
+
 def build_scheduler(harken: Harken) -> BackgroundScheduler:
     """A scheduler with one job per source, one for alert retries and one per digest."""
     settings = harken.config.settings
-    scheduler = BackgroundScheduler(
+    scheduler = _Scheduler(
         executors={"default": ThreadPoolExecutor(max_workers=4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC",

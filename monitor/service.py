@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from multiprocessing import forkserver
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ from monitor.app import (
 )
 from monitor.config import Config, ScheduledDigest
 from monitor.digest import Digest, Response, build_digest, send_digest
-from monitor.errors import DatabaseUnavailable, HarkenError
+from monitor.errors import DatabaseUnavailable, FetchError, HarkenError
 from monitor.health import HealthPolicy
 from monitor.mailer import Mailer, Sender
 from monitor.mention import Cursor
@@ -74,7 +75,9 @@ class Harken:
         self._broken_rules_version: tuple[tuple[str, int, int], ...] | None = None
         self.storage = Storage(config.storage_url)
         self.fetcher = build_fetcher(config)
+        self._parse_processes = parse_processes
         self._parsers = _parser_pool(parse_processes) if parse_processes > 1 else None
+        self._replacing_parsers = threading.Lock()
         self.sources = build_sources(
             config, self.fetcher, now, self._offload if self._parsers else run_here
         )
@@ -99,8 +102,21 @@ class Harken:
         self.storage.close()
 
     def _offload(self, function: Callable[..., T], /, *args: Any) -> T:
-        assert self._parsers is not None
-        return self._parsers.submit(function, *args).result()
+        parsers = self._parsers
+        assert parsers is not None
+        try:
+            return parsers.submit(function, *args).result()
+        except BrokenProcessPool:
+            # A worker died (the OOM killer, a crash in a C parser), and the pool with it: left
+            # alone, every later parse of every source would fail until a restart.
+            with self._replacing_parsers:
+                if self._parsers is parsers:
+                    log.error("a feed-parsing process died; starting new ones")
+                    parsers.shutdown(wait=False)
+                    self._parsers = _parser_pool(self._parse_processes)
+            raise FetchError(
+                "the process parsing the response died (out of memory?); it will be retried"
+            ) from None
 
     def poll(
         self, source: Source, state: tuple[Cursor, SourceHealth | None] | None = None

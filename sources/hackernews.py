@@ -149,6 +149,18 @@ class HackernewsSource(Source):
                 f'{self.search_url}: expected a JSON object with a "hits" list, got {_shape(body)}'
             )
         hits: list[Any] = body["hits"]
+        if len(hits) > settings.hits_per_page:
+            # Each hit becomes a mention to triage and store: a server's say-so is no bound.
+            log.warning(
+                "source %s: %s sent %d hits in a page of %d; read the first %d",
+                self.name,
+                self.search_url,
+                len(hits),
+                settings.hits_per_page,
+                settings.hits_per_page,
+                extra={"source": self.name},
+            )
+            hits = hits[: settings.hits_per_page]
         pages = body.get("nbPages")
         if not _is_int(pages):  # not promised: a full page means there may be another
             pages = page + 2 if len(hits) >= settings.hits_per_page else page + 1

@@ -234,6 +234,20 @@ class MastodonSource(Source):
 
     def _take(self, heard: _Heard, feed: str, instance: str, url: str, statuses: list[Any]) -> None:
         heard.fetched += len(statuses)
+        settings = self.settings
+        assert isinstance(settings, MastodonSettings)
+        limit = settings.limit
+        if len(statuses) > limit:
+            # Each status becomes a mention to triage and store: a server's say-so is no bound.
+            log.warning(
+                "source %s: %s sent %d statuses where %d were asked for; read the first %d",
+                self.name,
+                url,
+                len(statuses),
+                limit,
+                limit,
+            )
+            statuses = statuses[:limit]
         for status in statuses:
             ident = status.get("id") if isinstance(status, dict) else None
             if isinstance(ident, str) and ident.isalnum():

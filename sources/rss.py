@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import logging
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote_plus
@@ -68,6 +71,7 @@ class RssSource(Source):
         super().__init__(name, settings, context)
         assert isinstance(settings, RssSettings)
         self.url = settings.url or _preset_url(settings, context.terms)
+        self._notes: tuple[str, ...] = ()
 
     def poll(self, cursor: Cursor) -> Poll:
         settings = self.settings
@@ -88,13 +92,14 @@ class RssSource(Source):
             )
             moved = fetched.moved_to
         # Parsing is most of a cold poll's CPU, and depends on nothing but the body.
-        entries, fetched_count = self.context.offload(
+        parsed = self.context.offload(
             parse_feed, self.name, fetched.body, fetched.content_type, url, settings.max_items
         )
+        self._report(parsed.notes)
         seen = set(cursor.get("seen", ()))
         mentions = []
         ids: dict[str, None] = {}  # in feed order, each once
-        for mention in entries:
+        for mention in parsed.mentions:
             if mention.id in ids:  # the same item twice in one feed is one mention
                 continue
             ids[mention.id] = None
@@ -106,13 +111,47 @@ class RssSource(Source):
             "seen": list(ids)[:_MAX_REMEMBERED_IDS],
             **({"moved_from": self.url, "moved_to": moved} if moved else {}),
         }
-        return Poll(mentions=tuple(mentions), cursor=next_cursor, fetched=fetched_count)
+        return Poll(mentions=tuple(mentions), cursor=next_cursor, fetched=parsed.held)
+
+    def _report(self, notes: tuple[str, ...]) -> None:
+        """Log what was wrong with the feed once, not on every poll while it stays so."""
+        if notes != self._notes:
+            for note in notes:
+                log.warning("source %s: %s", self.name, note, extra={"source": self.name})
+        self._notes = notes
 
 
-def parse_feed(
-    source: str, body: bytes, content_type: str, url: str, max_items: int
-) -> tuple[list[Mention], int]:
-    """The first ``max_items`` entries of a feed as mentions, and how many entries it held."""
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What parse_feed read: mentions, how many entries the feed held, what a reader should know."""
+
+    mentions: list[Mention]
+    held: int
+    notes: tuple[str, ...] = ()
+
+
+def parse_feed(source: str, body: bytes, content_type: str, url: str, max_items: int) -> ParsedFeed:
+    """The first ``max_items`` entries of a feed as mentions.
+
+    The bounds come before feedparser, which reads a whole document into memory at once:
+    entity declarations are refused, and entries past ``max_items`` are cut off unparsed.
+    """
+    if _declares_entities(body):
+        raise BadPayload(
+            f"{url}: the feed declares XML entities (<!ENTITY …> in its DOCTYPE), which Harken refuses:"
+            ' they can expand to gigabytes ("billion laughs") or pull in local files; ask the publisher to drop them'
+        )
+    notes = []
+    body, held = _first_items(body, max_items)
+    if held > max_items:
+        notes.append(
+            f"{url}: the feed holds {held:,} items; read the first {max_items:,} (raise the source's max_items to read more)"
+        )
+    body, bad_byte_at = _replace_undecodable(body, content_type)
+    if bad_byte_at is not None:
+        notes.append(
+            f"{url}: the feed is not valid UTF-8 as it declares (first bad byte at offset {bad_byte_at:,}); read with the bad bytes shown as \N{REPLACEMENT CHARACTER}"
+        )
     feed = feedparser.parse(
         body,
         response_headers={"content-type": content_type},
@@ -124,7 +163,70 @@ def parse_feed(
     if not entries and (feed.bozo or not feed.get("version")):
         raise BadPayload(f"{url}: {_not_a_feed(feed, body, content_type)}")
     language = str(feed.feed.get("language") or "")
-    return [_to_mention(source, entry, language) for entry in entries[:max_items]], len(entries)
+    return ParsedFeed(
+        mentions=[_to_mention(source, entry, language) for entry in entries[:max_items]],
+        held=max(held, len(entries)),
+        notes=tuple(notes),
+    )
+
+
+# The first start tag of the root element: entity declarations can only come before it.
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+
+
+def _declares_entities(body: bytes) -> bool:
+    root = _ROOT_START.search(body)
+    return b"<!ENTITY" in body[: root.start() if root else len(body)]
+
+
+# Items are siblings in every feed format (RSS item, Atom entry, RDF item), so the document
+# stays well-formed with a run of them taken out.
+_ITEM_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
+_ITEM_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
+
+
+def _first_items(body: bytes, max_items: int) -> tuple[bytes, int]:
+    """The body without its items past the first ``max_items``, and how many items it held."""
+    held, cut = 0, -1
+    for held, item in enumerate(_ITEM_START.finditer(body), start=1):
+        if held == max_items + 1:
+            cut = item.start()
+    if cut < 0:
+        return body, held
+    last_end = -1
+    for end in _ITEM_END.finditer(body, cut):
+        last_end = end.end()
+    if last_end < 0:
+        return body, held
+    return body[:cut] + body[last_end:], held
+
+
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)""")
+
+
+def _replace_undecodable(body: bytes, content_type: str) -> tuple[bytes, int | None]:
+    """A UTF-8 body with its invalid bytes replaced, and where the first one was.
+
+    Left to itself, feedparser reads such a body as windows-1252 and garbles every accented
+    letter in it, brand names included, for the sake of one stray byte.
+    """
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return body, None
+    charset = _CHARSET.search(content_type)
+    xml_declared = _XML_ENCODING.search(body.lstrip())
+    name = charset[1] if charset else xml_declared[1].decode() if xml_declared else "utf-8"
+    try:
+        encoding = codecs.lookup(name).name
+    except LookupError:
+        return body, None
+    if encoding != "utf-8":
+        return body, None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return body.decode("utf-8", "replace").encode("utf-8"), error.start
+    return body, None
 
 
 def _preset_url(settings: RssSettings, terms: tuple[str, ...]) -> str:

@@ -26,6 +26,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts)
     chunks: Iterator[bytes] | None = None  # streamed body, for huge or dripping responses
+    raw: Iterator[bytes] | None = None  # the whole response, status line on: dripping headers
 
 
 Handler = Callable[[BaseHTTPRequestHandler], Reply]
@@ -58,6 +59,10 @@ class HttpServer:
                     reply = route(self)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.raw is not None:
+                    self.close_connection = True
+                    self._write(reply.raw)
+                    return
                 etag = reply.headers.get("ETag")
                 if etag and self.headers.get("If-None-Match") == etag:
                     self.send_response(304)
@@ -72,8 +77,11 @@ class HttpServer:
                     self.wfile.write(reply.body)
                     return
                 self.end_headers()
+                self._write(reply.chunks)
+
+            def _write(self, chunks: Iterator[bytes]) -> None:
                 try:
-                    for chunk in reply.chunks:
+                    for chunk in chunks:
                         self.wfile.write(chunk)
                 except (BrokenPipeError, ConnectionResetError, TimeoutError):
                     pass  # the client gave up, as it should on an oversize body

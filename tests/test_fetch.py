@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -75,6 +77,25 @@ def test_a_server_dripping_its_body_is_cut_off_by_the_overall_timeout(
     assert len(sent) < 12
 
 
+def test_a_server_dripping_its_headers_is_cut_off_by_the_overall_timeout(
+    http_server: HttpServer, fetcher: Fetcher
+) -> None:
+    def status_line_a_byte_a_tenth_of_a_second() -> Iterator[bytes]:
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:  # ten seconds and more
+            time.sleep(0.1)
+            yield bytes([byte])
+
+    http_server.routes["/drip"] = Reply(raw=status_line_a_byte_a_tenth_of_a_second())
+    url = http_server.url("/drip")
+    started = time.monotonic()
+
+    with pytest.raises(FetchError) as caught:
+        fetcher.get(url)
+
+    assert str(caught.value) == f"{url}: timed out after 0.5s (raise [http] timeout to wait longer)"
+    assert time.monotonic() - started < 1.2
+
+
 def test_a_declared_oversize_body_is_refused_before_reading(
     http_server: HttpServer, fetcher: Fetcher
 ) -> None:
@@ -94,6 +115,30 @@ def test_a_compressed_bomb_is_measured_after_decompression(
         fetcher.get(http_server.url("/bomb"))
 
     assert len(bomb) < 1_000_000
+
+
+def test_a_compressed_bomb_is_never_inflated_far_past_the_cap(
+    http_server: HttpServer, fetcher: Fetcher
+) -> None:
+    def gigabyte_of_zeros_gzipped() -> Iterator[bytes]:
+        compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+        for _ in range(1000):
+            yield compressor.compress(b"\0" * 1_000_000)
+        yield compressor.flush()
+
+    http_server.routes["/bomb"] = Reply(
+        headers={"Content-Encoding": "gzip"}, chunks=gigabyte_of_zeros_gzipped()
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match=r"larger than 1,000,000 bytes"):
+            fetcher.get(http_server.url("/bomb"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    # A network read inflates a thousandfold (64 KB to 64 MB): only what the cap allows may be.
+    assert peak < 5 * fetcher.max_bytes
 
 
 def test_a_body_exactly_at_the_cap_is_accepted(http_server: HttpServer, fetcher: Fetcher) -> None:

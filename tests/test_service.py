@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -176,5 +178,50 @@ def test_feeds_parsed_in_worker_processes_store_the_same_mentions(
         )
         (broken,) = service.poll_all()
         assert "HTML" in (broken.error or "")  # the worker's error comes back as the source's
+    finally:
+        service.close()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_parse_worker_that_dies_fails_one_poll_and_is_replaced(
+    tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
+) -> None:
+    http_server.routes["/feed.xml"] = Reply(rss_feed(("a", "Acme ships v2", "Version two.")))
+    harness = Harness(tmp_path)
+    harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port)
+    service = Harken(load_config(harness.config), now=clock, parse_processes=2)
+    try:
+        assert service.poll_all()[0].stored == 1
+        # As the OOM killer would: the workers are the forkserver's children.
+        (forkserver,) = [
+            pid
+            for pid in children_of(os.getpid())
+            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        for worker in children_of(forkserver):
+            os.kill(worker, signal.SIGKILL)
+        http_server.routes["/feed.xml"] = Reply(
+            rss_feed(("a", "Acme ships v2", "Version two."), ("b", "Acme ships v3", "Three."))
+        )
+
+        (failed,) = service.poll_all()
+        (recovered,) = service.poll_all()
+
+        assert failed.error == (
+            "the process parsing the response died (out of memory?); it will be retried"
+        )
+        assert recovered.error is None
+        assert recovered.stored == 1
     finally:
         service.close()

@@ -430,6 +430,28 @@ def test_a_malformed_hit_is_skipped_and_the_others_kept(
     assert "Acme without a date" in warnings[0]
 
 
+def test_a_page_of_more_hits_than_asked_for_is_read_only_as_far_as_asked(
+    http_server: HttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 100,000 small hits fit well under the default size cap.
+    hits = [
+        {"objectID": str(n), "created_at_i": NOW_I - n, "title": "Acme"} for n in range(100_000)
+    ]
+    http_server.routes[SEARCH_PATH] = Reply(json.dumps({"hits": hits, "nbPages": 1}).encode())
+    fetcher = Fetcher(max_bytes=10_000_000)
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="harken.sources"):
+            result = poll(hackernews_source(http_server, fetcher, hits_per_page=50))
+    finally:
+        fetcher.close()
+
+    assert ids(result) == [str(n) for n in range(50)]
+    assert logged(caplog) == [
+        f"source hn_acme: {http_server.base_url}/api/v1/search_by_date sent 100000 hits in a page of 50; read the first 50"
+    ]
+
+
 def test_without_a_query_or_brand_terms_the_source_declines(
     http_server: HttpServer, fetcher: Fetcher
 ) -> None:

@@ -473,6 +473,28 @@ def test_statuses_in_an_unexpected_shape_are_skipped(
     assert result.cursor["instances"][http_server.url("/a")]["since"] == {"tag:acme": "3"}
 
 
+def test_more_statuses_than_asked_for_are_read_only_as_far_as_asked(
+    http_server: HttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    statuses = [status(str(n), f"https://a.example/s/{n}") for n in range(5000, 0, -1)]
+    http_server.routes["/a/api/v1/timelines/tag/acme"] = json_reply(statuses)
+    url = http_server.url("/a/api/v1/timelines/tag/acme")
+    fetcher = Fetcher(max_bytes=10_000_000)  # the default cap: 5,000 statuses fit under it
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="harken.sources.mastodon"):
+            result = poll(mastodon_source([http_server.url("/a")], fetcher, limit=40))
+    finally:
+        fetcher.close()
+
+    assert [m.id for m in result.mentions] == [
+        f"https://a.example/s/{n}" for n in range(5000, 4960, -1)
+    ]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"source acme_toots: {url} sent 5000 statuses where 40 were asked for; read the first 40"
+    ]
+
+
 def test_nothing_to_follow_declines_to_start(fetcher: Fetcher) -> None:
     with pytest.raises(NotConfigured, match="set hashtags, or put a token"):
         mastodon_source(["https://mastodon.example"], fetcher, terms=("Acme Cloud",))
