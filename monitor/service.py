@@ -14,6 +14,7 @@ from multiprocessing import forkserver
 from typing import Any, TypeVar
 
 from monitor.alerts import DeliveryReport, configured_links, deliver_pending, escalate_due
+from monitor.alerts.outbox import release_dead_claims
 from monitor.app import (
     build_fetcher,
     build_sources,
@@ -74,6 +75,10 @@ class Harken:
         self.triage = build_triage(config, load_config_rules(config))
         self._broken_rules_version: tuple[tuple[str, int, int], ...] | None = None
         self.storage = Storage(config.storage_url)
+        try:
+            release_dead_claims(self.storage, now())
+        except HarkenError as error:  # the outbox's own passes will say more
+            log.error("alerts: could not check for alerts a stopped sender left: %s", error)
         self.fetcher = build_fetcher(config)
         self._parse_processes = parse_processes
         self._parsers = _parser_pool(parse_processes) if parse_processes > 1 else None

@@ -3,6 +3,10 @@ sender had claimed are sent by another once its lease runs out."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -12,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts import DeliveryReport, deliver_pending
-from monitor.alerts.outbox import CLAIM_LEASE
+from monitor.alerts.outbox import CLAIM_LEASE, release_dead_claims
 from monitor.config import Config
 from monitor.errors import StorageError
 from monitor.mailer import Mailer
@@ -110,3 +114,29 @@ def test_a_failed_attempt_leaves_the_retry_to_any_sender(
     # The retry is due after retry_every (1 minute), long before the failed claim's lease ends.
     assert deliver(second, config, NOW + timedelta(minutes=1)) == DeliveryReport(sent=1)
     assert len(smtp_server.inbox) == 1
+
+
+def test_a_restart_sends_at_once_what_a_sender_killed_on_this_host_had_claimed(
+    tmp_path: Path, smtp_server: SmtpServer, senders: list[Storage]
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    storage = senders[0]
+    queue(storage, urgent("1"), urgent("2", title="Acme is down again"))
+    killed, alive = storage.pending_alerts(NOW)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    host = socket.gethostname()
+    storage.claim_alerts([killed.id], f"{host}:{gone.stdout.strip()}:dead", NOW, NOW + CLAIM_LEASE)
+    # A sender that is still running (our parent process stands in for one) keeps its claim.
+    storage.claim_alerts([alive.id], f"{host}:{os.getppid()}:live", NOW, NOW + CLAIM_LEASE)
+
+    assert release_dead_claims(storage, NOW) == 1
+
+    assert deliver(storage, config, NOW) == DeliveryReport(sent=1)
+    assert len(smtp_server.inbox) == 1
+    # What the live sender holds waits for it (or for its lease), not sent a second time here.
+    assert [alert.id for alert in storage.pending_alerts(NOW + CLAIM_LEASE)] == [alive.id]

@@ -41,6 +41,9 @@ EMAIL = "email"  # the destination of an alert's email, beside "channel:NAME"
 CLAIM_LEASE = timedelta(minutes=5)
 
 
+_HOST = socket.gethostname()[:64]
+
+
 class Outbox(Protocol):
     """The part of Storage that holds alerts waiting to be sent."""
 
@@ -60,6 +63,10 @@ class Outbox(Protocol):
     ) -> None: ...
 
     def mark_alert_cancelled(self, alert_id: int) -> bool: ...
+
+    def claimants(self, now: datetime) -> set[str]: ...
+
+    def release_claims(self, claimants: Sequence[str]) -> int: ...
 
     def channel_sends_since(self, channel: str, since: datetime) -> int: ...
 
@@ -123,7 +130,7 @@ def deliver_pending(
         else:
             due.append(alert)
     # Unique to this pass; the host and process say who holds a claim (alerts.claimed_by).
-    claimant = f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    claimant = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     for grouped in group_alerts(due, settings.alerts.group_window):
         # Another Harken sharing the database (or another thread of this one) may be sending
         # some of these already: send only what this pass holds the claim to.
@@ -293,3 +300,34 @@ def _deliver(
     if failures:
         raise DeliveryError("; ".join(failures), delivered)
     return addresses + [f"channel:{name}" for name, _ in targets]
+
+
+def release_dead_claims(storage: Outbox, now: datetime) -> int:
+    """Free at once the alerts that senders which died on this host had claimed; returns how many.
+
+    Called as a Harken process starts, before it sends anything: a claim from this host by a
+    process that is gone (or by an earlier process with our own pid, as after a container
+    restart) can never be finished, and waiting out its lease would delay an urgent alert by
+    CLAIM_LEASE after every crash. Claims from other hosts, or from live processes, are left
+    to their lease.
+    """
+    dead = [claimant for claimant in storage.claimants(now) if _died_here(claimant)]
+    released = storage.release_claims(dead)
+    if released:
+        log.warning("alerts: %d alerts a stopped sender had claimed are sent again", released)
+    return released
+
+
+def _died_here(claimant: str) -> bool:
+    host, pid, _ = claimant.rsplit(":", 2) if claimant.count(":") >= 2 else ("", "", "")
+    if host != _HOST or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False

@@ -239,6 +239,29 @@ class Storage:
                 )
         return set(taken)
 
+    def claimants(self, now: datetime) -> set[str]:
+        """Who holds a live claim on a pending alert (``alerts.claimed_by``)."""
+        with self._read("read who is sending alerts") as session:
+            held = session.scalars(
+                select(AlertRow.claimed_by)
+                .where(AlertRow.status == PENDING, AlertRow.claimed_until > now)
+                .distinct()
+            )
+            return {claimant for claimant in held if claimant}
+
+    def release_claims(self, claimants: Sequence[str]) -> int:
+        """End the claims of ``claimants`` (senders known to be dead) at once; returns how many."""
+        if not claimants:
+            return 0
+        with self._transaction("release dead senders' claims") as session:
+            result = session.execute(
+                update(AlertRow)
+                .where(AlertRow.status == PENDING, AlertRow.claimed_by.in_(claimants))
+                .values(claimed_by=None, claimed_until=None),
+                execution_options={"synchronize_session": False},
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
     def enqueue_source_alert(
         self, source: str, now: datetime, message: str, groups: Sequence[str]
     ) -> int:
