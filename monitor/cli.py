@@ -477,13 +477,17 @@ def describe_sources(harken: Harken) -> list[tuple[str, ...]]:
             due = last_attempt + settings.every if last_attempt else None
             next_poll = _when(due) if due and due > now else "due now"
         error = (entry.last_error or "") if entry and entry.failing_since else ""
+        if error.startswith(("http://", "https://")):
+            # The address is the source's own (see `sources test`): keep the room for what
+            # went wrong and which setting to change.
+            error = error.partition(": ")[2] or error
         note = source.describe(harken.storage.cursor(name)) if source else ""
         rows.append(
             (
                 name,
                 settings.type,
                 _when(last_success) if last_success else "never",
-                error[:60] + ("…" if len(error) > 60 else ""),
+                error[:90] + ("…" if len(error) > 90 else ""),
                 str(harken.storage.mentions_stored_since(name, now - timedelta(days=1))),
                 next_poll,
                 state,

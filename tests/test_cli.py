@@ -345,7 +345,11 @@ def test_sources_list_shows_health_and_installed_kinds(
     assert "3" in rows["news"].split()  # three mentions stored in the last day
     assert "ok" in rows["news"]
     assert "disabled until restart" in rows["broken"]
-    assert "401" in rows["broken"]
+    assert (
+        "HTTP 401 Unauthorized: the platform refused our credentials; check the token"
+        in (rows["broken"])
+    )
+    assert http_server.url("/broken.xml") not in rows["broken"]  # room for the advice instead
     assert "off (enabled = false)" in rows["quiet"]
     kinds = result.stdout.strip().splitlines()[-1]
     assert kinds == "installed kinds: bluesky, hackernews, mastodon, reddit, rss, x"
