@@ -216,21 +216,16 @@ class Harken:
         opened = 0
         try:
             longest = max(rule.spike.window + rule.spike.baseline for rule in watched if rule.spike)
-            stored = self.storage.verdicts_between(now - longest, now)
+            fired = self.storage.rule_firings(now - longest, now)
             open_alerts = {
                 health.source for health in self.storage.source_health() if health.alerted
             }
             for rule in watched:
                 assert rule.spike is not None
                 sightings = [
-                    Sighting(
-                        entry.stored_at,
-                        entry.verdict.sentiment.label == "negative",
-                        entry.verdict.mention.title,
-                        entry.verdict.mention.url,
-                    )
-                    for entry in stored
-                    if rule.name in entry.verdict.rules
+                    Sighting(entry.stored_at, entry.negative, entry.title, entry.url)
+                    for entry in fired
+                    if rule.name in entry.rules
                 ]
                 spike = detect(rule.spike, sightings, now)
                 key = f"spike:{rule.name}"

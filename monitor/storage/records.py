@@ -18,6 +18,17 @@ class StoredVerdict:
 
 
 @dataclass(frozen=True)
+class RuleFiring:
+    """A stored mention cut to what spike rules count: when, which rules fired, how it read."""
+
+    stored_at: datetime
+    rules: tuple[str, ...]
+    negative: bool
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Sighting:
     """One source's item that reached a stored mention (the first storer's own item included)."""
 

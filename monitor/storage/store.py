@@ -40,6 +40,7 @@ from monitor.storage.records import (
     AlertStatus,
     OpenAlert,
     PendingAlert,
+    RuleFiring,
     Sighting,
     SourceHealth,
     StoredVerdict,
@@ -184,13 +185,36 @@ class Storage:
             .where(MentionRow.stored_at >= start, MentionRow.stored_at < end)
             .order_by(_SEVERITY_RANK.desc(), MentionRow.stored_at.desc(), MentionRow.id.desc())
         )
-        with self._transaction("read stored verdicts") as session:
+        with self._read("read stored verdicts") as session:
             found = session.execute(query).all()
         return [
             StoredVerdict(
                 id=mention.id, verdict=rows.verdict(mention, verdict), stored_at=mention.stored_at
             )
             for mention, verdict in found
+        ]
+
+    def rule_firings(self, start: datetime, end: datetime) -> list[RuleFiring]:
+        """What spike rules count of the mentions stored in [start, end), in the order of
+        ``verdicts_between``; only the columns they need, read without a lock, since the
+        baseline spans days of mentions and is read every few minutes."""
+        query = (
+            select(
+                MentionRow.stored_at,
+                VerdictRow.rules,
+                VerdictRow.label,
+                MentionRow.title,
+                MentionRow.url,
+            )
+            .join(VerdictRow, VerdictRow.mention_id == MentionRow.id)
+            .where(MentionRow.stored_at >= start, MentionRow.stored_at < end)
+            .order_by(_SEVERITY_RANK.desc(), MentionRow.stored_at.desc(), MentionRow.id.desc())
+        )
+        with self._read("read the rules fired on stored mentions") as session:
+            found = session.execute(query).all()
+        return [
+            RuleFiring(stored_at, tuple(fired), label == "negative", title, url)
+            for stored_at, fired, label, title, url in found
         ]
 
     def pending_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]:
