@@ -503,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             urllib.request.urlopen(f"{feeds_url}/stop", timeout=10).close()
             stopped = time.time()
             # Let the daemon poll once more and deliver what it saw before the stream stopped.
-            drain_until = time.monotonic() + every_seconds * 1.5 + 15
+            drain_until = time.monotonic() + every_seconds * 1.5 + 5
             while time.monotonic() < drain_until and daemon.poll() is None:
                 time.sleep(1)
             final = scrape(web_url)
@@ -670,6 +670,8 @@ def report(
         if entry.get("level") in {"warning", "error", "critical"}:
             messages[str(entry.get("message", ""))[:120]] += 1
     print(f"log: {dict(levels)}; daemon exit status {daemon.returncode}")
+    # The machine may be shared: other work's load shows in every figure above.
+    print("load average at the end (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     for message, times in messages.most_common(5):
         print(f"  {times} x {message}")
 
