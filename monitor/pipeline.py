@@ -7,11 +7,22 @@ once when it lasts; the first success after it closes the alert with one more me
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.errors import DatabaseUnavailable, FetchError, HarkenError, RateLimited, SourceError
+from monitor.errors import (
+    AccessDenied,
+    BadPayload,
+    DatabaseUnavailable,
+    FetchError,
+    HarkenError,
+    NotConfigured,
+    RateLimited,
+    SourceError,
+    SourceGone,
+)
 from monitor.health import HealthPolicy, after_failure, failing_alert, silence_alert
 from monitor.mention import Cursor, Severity, Verdict
 from monitor.source import Source
@@ -31,7 +42,9 @@ class PollSummary:
     matched: int = 0  # new items that name a brand
     stored: int = 0  # matched items stored for the first time
     urgent: int = 0  # stored items that are urgent
+    severities: Mapping[str, int] = field(default_factory=dict)  # stored items by severity
     error: str | None = None
+    error_kind: str | None = None  # what kind of failure (see error_kind), for /metrics
     retry_at: datetime | None = None  # when to try again, if sooner or later than the schedule
     disabled: bool = False  # retrying cannot help until someone acts
 
@@ -67,11 +80,11 @@ def poll_source(
     except DatabaseUnavailable as error:
         return _database_down(source, now, error)
     except HarkenError as error:  # storage trouble: the cursor did not move, so nothing is lost
-        return _failed(source, storage, now, FetchError(str(error)), policy, before)
+        return _failed(source, storage, now, FetchError(str(error)), policy, before, "storage")
     except Exception as error:  # a bug in one plugin must not stop the others
         log.exception("source %s: unexpected error", source.name, extra={"source": source.name})
         unexpected = FetchError(f"unexpected {type(error).__name__}: {error}")
-        return _failed(source, storage, now, unexpected, policy, before)
+        return _failed(source, storage, now, unexpected, policy, before, "unexpected")
     _succeeded(source, storage, now, policy, before)
     return PollSummary(
         source=source.name,
@@ -80,6 +93,7 @@ def poll_source(
         matched=sum(verdict.matched for verdict in verdicts),
         stored=len(fresh),
         urgent=sum(verdict.severity is Severity.URGENT for verdict in fresh),
+        severities=Counter(verdict.severity.value for verdict in fresh),
     )
 
 
@@ -96,7 +110,9 @@ def _database_down(
     # Storage logs the outage once; a line per poll would bury it.
     log.debug("source %s: not stored: %s", source.name, error, extra={"source": source.name})
     retry_at = now() + DATABASE_RETRY if source.settings.every > DATABASE_RETRY else None
-    return PollSummary(source=source.name, error=str(error), retry_at=retry_at)
+    return PollSummary(
+        source=source.name, error=str(error), error_kind="database", retry_at=retry_at
+    )
 
 
 def needs_alert(verdict: Verdict) -> bool:
@@ -111,8 +127,10 @@ def _failed(
     error: SourceError,
     policy: HealthPolicy,
     before: SourceHealth | None,
+    kind: str | None = None,
 ) -> PollSummary:
     name, at = source.name, now()
+    kind = kind or error_kind(error)
     try:
         failures = (before.consecutive_failures if before else 0) + 1
         attempt = after_failure(error, failures, source.settings.every, at, policy)
@@ -137,13 +155,29 @@ def _failed(
                 storage_error,
                 extra={"source": name},
             )
-        return PollSummary(source=name, error=str(error))
+        return PollSummary(source=name, error=str(error), error_kind=kind)
     return PollSummary(
         source=name,
         error=str(error),
+        error_kind=kind,
         retry_at=attempt.retry_at,
         disabled=attempt.disabled_reason is not None,
     )
+
+
+_KINDS: tuple[tuple[type[SourceError], str], ...] = (
+    (RateLimited, "rate_limited"),  # before FetchError, its parent
+    (AccessDenied, "access_denied"),
+    (SourceGone, "gone"),
+    (BadPayload, "bad_payload"),
+    (NotConfigured, "not_configured"),
+    (FetchError, "fetch"),
+)
+
+
+def error_kind(error: SourceError) -> str:
+    """A short, fixed name for the kind of failure: few enough to be a metric label."""
+    return next((kind for cls, kind in _KINDS if isinstance(error, cls)), "source")
 
 
 def _succeeded(

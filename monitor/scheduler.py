@@ -11,7 +11,7 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.base import STATE_RUNNING, BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -210,6 +210,12 @@ def _poll_and_log(harken: Harken, source: Source, scheduler: BaseScheduler) -> N
         )
 
 
+def scheduler_alive(scheduler: BaseScheduler) -> bool:
+    """Running, not paused or stopped, and (in the background) its thread has not died."""
+    thread = getattr(scheduler, "_thread", None)  # BackgroundScheduler's; none documented
+    return bool(scheduler.state == STATE_RUNNING) and (thread is None or thread.is_alive())
+
+
 def run_until_stopped(
     harken: Harken, stop: threading.Event | None = None, grace: timedelta = STOP_GRACE
 ) -> bool:
@@ -231,7 +237,7 @@ def run_until_stopped(
             signal.signal(signum, _request_stop)
     scheduler = build_scheduler(harken)
     scheduler.start()
-    links = serve_links(harken)
+    links = serve_links(harken, lambda: scheduler_alive(scheduler))
     log.info(
         "harken is running: %d sources, digest at %r (%s)",
         len(harken.sources),

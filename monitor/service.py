@@ -352,6 +352,7 @@ class Harken:
                 digest=scheduled.key,
             )
         except HarkenError as error:
+            REGISTRY.record_digest(scheduled.label, sent=False)
             log.error(
                 "digest %s: not sent, the next one will cover this period too: %s",
                 scheduled.label,
@@ -364,4 +365,5 @@ class Harken:
                 "digest %s: nothing heard since %s; none sent (send_empty)", scheduled.label, since
             )
         else:
+            REGISTRY.record_digest(scheduled.label, sent=True)
             log.info("digest %s: %s mentions from %s sent", scheduled.label, total, since)

@@ -34,7 +34,8 @@ from monitor.alerts.lifecycle import (
 )
 from monitor.alerts.links import ACTIONS, LinkCheck, Links
 from monitor.errors import DatabaseUnavailable, HarkenError
-from monitor.metrics import REGISTRY, Family, Metrics
+from monitor.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from monitor.metrics import REGISTRY, Metrics, scrape_registry
 from monitor.metrics import render as render_metrics
 from monitor.storage import AlertStatus, Storage
 from monitor.templating import excerpt
@@ -220,25 +221,28 @@ class OpsEndpoint:
         storage: Storage,
         sources: Sequence[str],
         now: Callable[[], datetime],
+        scheduler_alive: Callable[[], bool],
         metrics: Metrics = REGISTRY,
     ) -> None:
         self.storage = storage
         self.sources = tuple(sources)
         self.now = now
-        self.metrics = metrics
+        self.scheduler_alive = scheduler_alive
+        self.registry = scrape_registry(storage, scheduler_alive, metrics)
         self.started_at = now()
 
     def answer(self, path: str) -> Reply:
         return self.health() if path == "/healthz" else self.prometheus()
 
     def health(self) -> Reply:
-        """200 while the database answers, 503 when a read fails or writes have been failing."""
+        """200 while the scheduler runs and the database answers, 503 when the scheduler has
+        stopped, a read fails or writes have been failing."""
         now = self.now()
+        alive = self.scheduler_alive()
         report: dict[str, object] = {
-            "status": "ok",
+            "status": "ok" if alive else "unavailable",
             "checked_at": now.isoformat(),
-            # This process answers, so its scheduler thread's process is alive.
-            "scheduler": {"alive": True, "started_at": self.started_at.isoformat()},
+            "scheduler": {"alive": alive, "started_at": self.started_at.isoformat()},
         }
         try:
             health = {row.source: row for row in self.storage.source_health()}
@@ -277,68 +281,12 @@ class OpsEndpoint:
                 }
             )
         report["sources"] = sources
-        return _json(200 if outage is None else 503, report)
+        return _json(200 if outage is None and alive else 503, report)
 
     def prometheus(self) -> Reply:
-        """The process's counters, then what the database says; ``harken_database_up`` 0 if
-        it cannot be read or writes have been failing."""
-        families = self.metrics.families()
-        try:
-            counts = self.storage.alert_counts()
-            health = self.storage.source_health()
-            digest = self.storage.last_digest_end(None)
-        except HarkenError as error:
-            if not isinstance(error, DatabaseUnavailable):
-                log.error("web: metrics: %s", error)
-            families.append(_gauge("harken_database_up", _DATABASE_UP, 0))
-        else:
-            # Reads may answer (SQLite locked by another process) while every write fails.
-            up = self.storage.availability.outage is None
-            families += [
-                _gauge("harken_database_up", _DATABASE_UP, int(up)),
-                _gauge(
-                    "harken_outbox_depth", "Alerts waiting to be sent.", counts.get("pending", 0)
-                ),
-                Family(
-                    "harken_alerts",
-                    "gauge",
-                    "Alerts in the outbox by status (pending, sent, failed, ...).",
-                    {(("status", status),): count for status, count in counts.items()},
-                ),
-                Family(
-                    "harken_source_last_success_timestamp_seconds",
-                    "gauge",
-                    "When each source last polled without error (Unix time).",
-                    {
-                        (("source", row.source),): row.last_success_at.timestamp()
-                        for row in health
-                        if row.last_success_at is not None
-                    },
-                ),
-                Family(
-                    "harken_source_consecutive_failures",
-                    "gauge",
-                    "Failed polls of each source since its last success.",
-                    {(("source", row.source),): row.consecutive_failures for row in health},
-                ),
-            ]
-            if digest is not None:
-                families.append(
-                    _gauge(
-                        "harken_last_digest_end_timestamp_seconds",
-                        "The end of the latest digest period recorded (Unix time).",
-                        digest.timestamp(),
-                    )
-                )
-        body = render_metrics(families).encode()
-        return Reply(200, "text/plain; version=0.0.4; charset=utf-8", body)
-
-
-_DATABASE_UP = "1 if the database answers reads and writes."
-
-
-def _gauge(name: str, help: str, value: float) -> Family:
-    return Family(name, "gauge", help, {(): value})
+        """The process's counters, then what the database says (``harken_database_up`` 0 if
+        it cannot be read or writes have been failing), then the process's memory and CPU."""
+        return Reply(200, METRICS_CONTENT_TYPE, render_metrics(self.registry))
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -467,7 +415,7 @@ def _handler_for(
     return _Handler
 
 
-def serve_links(harken: Harken) -> LinkServer | None:
+def serve_links(harken: Harken, scheduler_alive: Callable[[], bool]) -> LinkServer | None:
     """Start the endpoint ``[web] listen`` names; None if it is not serving.
 
     ``/healthz`` and ``/metrics`` are served whenever it listens, alert links only when a link
@@ -485,7 +433,9 @@ def serve_links(harken: Harken) -> LinkServer | None:
         if harken.links is not None
         else None
     )
-    ops = OpsEndpoint(harken.storage, [source.name for source in harken.sources], harken.now)
+    ops = OpsEndpoint(
+        harken.storage, [source.name for source in harken.sources], harken.now, scheduler_alive
+    )
     try:
         server = LinkServer(endpoint, host, port, ops).start()
     except OSError as error:

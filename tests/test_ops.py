@@ -7,16 +7,20 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import load_config
-from monitor.metrics import REGISTRY
+from monitor.mention import Severity
+from monitor.scheduler import scheduler_alive
 from monitor.service import Harken
 from monitor.web import LinkServer, serve_links
-from tests.harness import Harness, rss_feed
+from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
 
 FEED = rss_feed(
@@ -39,16 +43,49 @@ def harness(tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer) ->
 
 
 @pytest.fixture
-def daemon(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Harken, str]]:
+def scheduler() -> Iterator[BackgroundScheduler]:
+    """A real scheduler, running with no jobs, so the tests poll by hand."""
+    running = BackgroundScheduler(timezone="UTC")
+    running.start()
+    yield running
+    if running.running:
+        running.shutdown(wait=False)
+
+
+@pytest.fixture
+def daemon(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, scheduler: BackgroundScheduler
+) -> Iterator[tuple[Harken, str]]:
     monkeypatch.chdir(harness.folder)
-    harken = Harken(load_config(harness.config))
-    server = serve_links(harken)
+    harken = Harken(load_config(harness.config), now=CLOCK)
+    server = serve_links(harken, lambda: scheduler_alive(scheduler))
     assert isinstance(server, LinkServer)
     try:
         yield harken, server.url
     finally:
         server.stop()
         harken.close()
+
+
+CLOCK = Clock(datetime(2026, 11, 21, 9, 30, tzinfo=UTC))
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(url: str) -> Samples:
+    """What Prometheus reads from ``/metrics``: every sample by name and labels."""
+    reply = httpx.get(f"{url}/metrics", timeout=5)
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(reply.text)
+        for sample in family.samples
+    }
+
+
+def sample(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def test_healthz_lists_each_source_with_its_last_success_and_error(
@@ -89,9 +126,24 @@ def test_healthz_answers_503_when_the_database_is_gone(
     assert report["database"]["reachable"] is False
     assert report["database"]["error"]
     assert [source["name"] for source in report["sources"]] == ["news", "broken"]
-    metrics = httpx.get(f"{url}/metrics", timeout=5)
-    assert metrics.status_code == 200
-    assert "harken_database_up 0" in metrics.text
+    assert sample(scrape(url), "harken_database_up") == 0
+
+
+def test_healthz_answers_503_when_the_scheduler_has_stopped(
+    daemon: tuple[Harken, str], scheduler: BackgroundScheduler
+) -> None:
+    _, url = daemon
+    assert sample(scrape(url), "harken_scheduler_up") == 1
+    scheduler.shutdown(wait=True)
+
+    reply = httpx.get(f"{url}/healthz", timeout=5)
+
+    assert reply.status_code == 503
+    report = json.loads(reply.text)
+    assert report["status"] == "unavailable"
+    assert report["scheduler"]["alive"] is False
+    assert report["database"] == {"reachable": True}
+    assert sample(scrape(url), "harken_scheduler_up") == 0
 
 
 def test_ack_routes_answer_404_without_a_link_secret(daemon: tuple[Harken, str]) -> None:
@@ -101,31 +153,108 @@ def test_ack_routes_answer_404_without_a_link_secret(daemon: tuple[Harken, str])
     assert "not a link Harken made" in reply.text
 
 
-def test_metrics_count_polls_errors_mentions_and_the_outbox(
+def test_metrics_count_polls_errors_by_kind_mentions_by_severity_and_the_outbox(
     daemon: tuple[Harken, str], smtp_server: SmtpServer
 ) -> None:
     harken, url = daemon
-    before = {family.name: dict(family.samples) for family in REGISTRY.families()}
+    before = scrape(url)  # the counters belong to the process, and other tests counted too
+    assert sample(before, "harken_mentions_stored_total", severity="high") >= 0
+    assert {labels for name, labels in before if name == "harken_mentions_stored_total"} >= {
+        frozenset({("severity", severity.value)}) for severity in Severity
+    }
+
+    [news, broken] = harken.poll_all()
+
+    after = scrape(url)
+    assert news.severities == {"urgent": 1, "normal": 1}, news
+    assert broken.error_kind == "fetch"
+
+    def grew(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert grew("harken_polls_total", source="news") == 1
+    assert grew("harken_polls_total", source="broken") == 1
+    assert grew("harken_poll_errors_total", source="broken", kind="fetch") == 1
+    assert ("harken_poll_errors_total", frozenset({("source", "news"), ("kind", "fetch")})) not in (
+        after
+    )
+    assert grew("harken_mentions_stored_total", severity="urgent") == 1
+    assert grew("harken_mentions_stored_total", severity="normal") == 1
+    assert grew("harken_mentions_stored_total", severity="low") == 0
+    assert sample(after, "harken_database_up") == 1
+    assert sample(after, "harken_scheduler_up") == 1
+    assert sample(after, "harken_outbox_depth", status="pending") == 0
+    assert sample(after, "harken_outbox_depth", status="failed") == 0
+    assert len(smtp_server.inbox) == 1
+    assert grew("harken_alert_latency_seconds_count") == 1
+    assert sample(after, "harken_source_last_success_timestamp_seconds", source="news") == (
+        CLOCK.now.timestamp()
+    )
+    assert sample(after, "harken_source_consecutive_failures", source="broken") == 1
+    assert sample(after, "process_resident_memory_bytes") > 1_000_000
+
+
+def test_alert_latency_counts_the_wait_for_a_refusing_smtp_server(
+    daemon: tuple[Harken, str], smtp_server: SmtpServer
+) -> None:
+    harken, url = daemon
+    before = scrape(url)
+    smtp_server.refusing = True
     harken.poll_all()
+    assert smtp_server.inbox == []
+    pending = scrape(url)
+    assert sample(pending, "harken_outbox_depth", status="pending") == 1
 
-    reply = httpx.get(f"{url}/metrics", timeout=5)
+    CLOCK.advance(seconds=90)  # past the retry, one minute after the refusal
+    smtp_server.refusing = False
+    harken.deliver_alerts()
 
-    assert reply.status_code == 200
-    assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
-    text = reply.text
-    polls = before["harken_polls_total"]
-    errors = before["harken_poll_errors_total"]
-    news_polls = int(polls.get((("source", "news"),), 0)) + 1
-    broken_errors = int(errors.get((("source", "broken"),), 0)) + 1
-    assert "# TYPE harken_polls_total counter" in text
-    assert f'harken_polls_total{{source="news"}} {news_polls}' in text
-    assert f'harken_poll_errors_total{{source="broken"}} {broken_errors}' in text
-    assert 'harken_poll_errors_total{source="news"}' not in text
-    assert 'harken_mentions_stored_total{severity="urgent"}' in text
-    assert "harken_database_up 1" in text
-    assert "harken_outbox_depth 0" in text
-    assert f'harken_alerts{{status="sent"}} {len(smtp_server.inbox)}' in text
-    assert 'harken_source_last_success_timestamp_seconds{source="news"}' in text
+    after = scrape(url)
+    assert len(smtp_server.inbox) == 1
+    assert sample(after, "harken_outbox_depth", status="pending") == 0
+
+    def grew(bucket: str) -> float:
+        name = "harken_alert_latency_seconds_bucket"
+        return sample(after, name, le=bucket) - sample(before, name, le=bucket)
+
+    assert grew("60.0") == 0
+    assert grew("120.0") == 1
+    assert grew("+Inf") == 1
+    assert (
+        90
+        <= (
+            sample(after, "harken_alert_latency_seconds_sum")
+            - sample(before, "harken_alert_latency_seconds_sum")
+        )
+        < 100
+    )
+
+
+def test_metrics_count_digests_sent_and_failed(
+    daemon: tuple[Harken, str], smtp_server: SmtpServer
+) -> None:
+    harken, url = daemon
+    before = scrape(url)
+    harken.poll_all()
+    smtp_server.refusing = True
+    harken.send_scheduled_digest()
+    smtp_server.refusing = False
+    CLOCK.advance(minutes=5)
+    harken.send_scheduled_digest()
+
+    after = scrape(url)
+    sent = [message for message in smtp_server.inbox if "Digest" in str(message["Subject"])]
+    assert len(sent) == 1
+
+    def grew(outcome: str) -> float:
+        name = "harken_digest_sends_total"
+        return sample(after, name, digest="default", outcome=outcome) - sample(
+            before, name, digest="default", outcome=outcome
+        )
+
+    assert grew("ok") == 1
+    assert grew("failed") == 1
+    assert sample(after, "harken_last_digest_end_timestamp_seconds") == CLOCK.now.timestamp()
 
 
 # harken doctor ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from monitor.config import Config
 from monitor.errors import DeliveryError
 from monitor.mailer import Sender
 from monitor.mention import Severity
+from monitor.metrics import REGISTRY as METRICS
 from monitor.storage import PendingAlert
 from monitor.templating import Templates
 
@@ -117,6 +119,7 @@ def deliver_pending(
     acknowledge and resolve them.
     """
     channels = channels or AppriseChannels()
+    started = time.monotonic()
     sent = failed = retrying = cancelled = held = 0
     settings = config.settings
     quiet = in_quiet_hours(settings.alerts.quiet_hours, settings.organisation.timezone, now)
@@ -180,8 +183,12 @@ def deliver_pending(
                     each.id, now, str(error), retry_at, claimant, error.delivered
                 )
             continue
+        # ``now`` is when this pass began; the channel accepted the alert only just now.
+        accepted_at = now + timedelta(seconds=time.monotonic() - started)
         for each in batch:
             storage.mark_alert_sent(each.id, now, message_id, recipients, claimant)
+            if each.kind == "mention":
+                METRICS.record_alert_accepted(each.created_at, accepted_at)
             sent += 1
         if len(batch) > 1:
             log.info(
