@@ -148,13 +148,7 @@ def _failed(
         if message and not health.alerted:
             _open_alert(storage, name, at, message, policy)
     except HarkenError as storage_error:
-        if not isinstance(storage_error, DatabaseUnavailable):  # an outage is logged once
-            log.error(
-                "source %s: could not record its health: %s",
-                name,
-                storage_error,
-                extra={"source": name},
-            )
+        _health_not_recorded(name, storage_error)
         return PollSummary(source=name, error=str(error), error_kind=kind)
     return PollSummary(
         source=name,
@@ -163,6 +157,16 @@ def _failed(
         retry_at=attempt.retry_at,
         disabled=attempt.disabled_reason is not None,
     )
+
+
+def _health_not_recorded(name: str, storage_error: HarkenError) -> None:
+    if not isinstance(storage_error, DatabaseUnavailable):  # an outage is logged once
+        log.error(
+            "source %s: could not record its health: %s",
+            name,
+            storage_error,
+            extra={"source": name},
+        )
 
 
 _KINDS: tuple[tuple[type[SourceError], str], ...] = (
@@ -204,13 +208,7 @@ def _succeeded(
                 )
                 storage.set_source_alerted(name, False)
     except HarkenError as storage_error:
-        if not isinstance(storage_error, DatabaseUnavailable):  # an outage is logged once
-            log.error(
-                "source %s: could not record its health: %s",
-                name,
-                storage_error,
-                extra={"source": name},
-            )
+        _health_not_recorded(name, storage_error)
 
 
 # A healthy source's success is written at most this often: each write takes the database's
