@@ -33,20 +33,22 @@ class PhraseIndex:
             words = tuple(tokens(phrase))
             if words and words not in self._by_first.get(words[0], []):
                 self._by_first.setdefault(words[0], []).append(words)
+        self._firsts = frozenset(self._by_first)
 
     def found(self, *texts: Sequence[str]) -> set[str]:
         """Keys of the phrases that occur in any of the token lists (phrases never span two)."""
         found: set[str] = set()
         by_first = self._by_first
         for words in texts:
-            for position, word in enumerate(words):
-                candidates = by_first.get(word)
-                if candidates is None:
-                    continue
-                for phrase in candidates:
-                    if (
-                        len(phrase) == 1
-                        or tuple(words[position : position + len(phrase)]) == phrase
+            # Most texts hold none of the first words: one set operation says so, in C.
+            for first in self._firsts.intersection(words):
+                for phrase in by_first[first]:
+                    if len(phrase) == 1:
+                        found.add(first)
+                    elif any(
+                        tuple(words[position : position + len(phrase)]) == phrase
+                        for position, word in enumerate(words)
+                        if word == first
                     ):
                         found.add(" ".join(phrase))
         return found
