@@ -30,10 +30,10 @@ from typing import Any
 
 from monitor.digest import Digest, build_digest, render_digest
 from monitor.digest.chart import volume_chart
-from monitor.mailer import Email
+from monitor.mail.mailer import Email
+from monitor.mail.templates import Templates
 from monitor.mention import Mention, Sentiment, Severity, Verdict
 from monitor.storage import StoredVerdict
-from monitor.templating import Templates
 
 REPO = Path(__file__).resolve().parent.parent
 END = datetime(2026, 5, 13, 7, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ Run from the repo root:
 
 A feed server runs in a process of its own (its CPU is not Harken's) and serves ``--feeds`` URLs
 cycling over the real RSS, Atom and RDF files in DIR, each with an ETag. For each thread count a
-fresh process builds the real service (``monitor.service.Harken``) from a temporary config.toml
+fresh process builds the real service (``monitor.daemon.service.Harken``) from a temporary config.toml
 with one ``rss`` source per URL and SQLite in a temporary folder, then polls every source with
 ``Harken.scheduled_poll`` from a thread pool, as the daemon's scheduler does, three times:
   cold     an empty database: every feed answers 200 and is parsed, triaged and stored;
@@ -45,10 +45,10 @@ from typing import Any
 
 import feedparser
 
-from monitor.config import RulesSettings, load_config
-from monitor.mailer import FolderMailer
-from monitor.pipeline import PollSummary
-from monitor.service import Harken
+from monitor.config.settings import RulesSettings, load_config
+from monitor.daemon.poll import PollSummary
+from monitor.daemon.service import Harken
+from monitor.mail.mailer import FolderMailer
 from monitor.source import Source
 
 REPO = Path(__file__).resolve().parent.parent

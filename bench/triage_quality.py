@@ -8,7 +8,7 @@ DATA_DIR holds the labelled sets its README describes [default: ../shared/data/l
   Apple-Twitter-Sentiment-DFE.csv  latin-1; `sentiment` 1 = negative, 3, 5; `not_relevant` dropped
   sanders-full-corpus.csv          `Sentiment` negative/neutral/positive; `irrelevant` dropped
 Each tweet goes through Harken's triage in this process, by the code path of `harken triage`
-(a JSON line in, `monitor.jsonl.triage_lines`, a JSON verdict out), with the repo's rules/ and
+(a JSON line in, `monitor.triage.jsonl.triage_lines`, a JSON verdict out), with the repo's rules/ and
 one brand configured as comms would: the company's name (which also matches its @handle and
 #tag) and its stock ticker. A tweet is read negative when its verdict says sentiment.label
 "negative". Plain VADER reads the same tweet as negative when its compound is <= -0.05.
@@ -39,10 +39,10 @@ from pathlib import Path
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from monitor import app as wiring
-from monitor.config import load_config
-from monitor.jsonl import triage_lines
-from monitor.triage import Triage
+from monitor.config.settings import load_config
+from monitor.daemon import wiring
+from monitor.triage.jsonl import triage_lines
+from monitor.triage.verdict import Triage
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "labelled"

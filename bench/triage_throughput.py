@@ -38,10 +38,10 @@ from typing import Any
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 import monitor
-from monitor import app as wiring
-from monitor.config import load_config
-from monitor.jsonl import read_mention, verdict_line
-from monitor.triage import Triage
+from monitor.config.settings import load_config
+from monitor.daemon import wiring
+from monitor.triage.jsonl import read_mention, verdict_line
+from monitor.triage.verdict import Triage
 
 REPO = Path(__file__).resolve().parent.parent
 MONITOR_DIR = str(Path(monitor.__file__).resolve().parent)

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from monitor.alerts.compose import compose_alert
 from monitor.digest import Response, build_digest, render_digest
+from monitor.mail.templates import Templates
 from monitor.mention import Mention, Sentiment, Severity, Verdict
 from monitor.storage import StoredVerdict
-from monitor.templating import Templates
 
 REPO = Path(__file__).resolve().parent.parent
 END = datetime(2026, 5, 13, 7, 0, tzinfo=UTC)  # 08:00 in London

@@ -17,11 +17,11 @@ from monitor.alerts import (
     retry_delay,
     source_alert_subject,
 )
-from monitor.config import Config, Settings
-from monitor.mailer import Mailer
+from monitor.config.settings import Config, Settings
+from monitor.mail.mailer import Mailer
+from monitor.mail.templates import Templates
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
 from monitor.storage import Storage
-from monitor.templating import Templates
 from tests.servers import SmtpServer, free_port
 
 TEMPLATES = Path(__file__).parent.parent / "templates"

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts import DeliveryReport, deliver_pending
-from monitor.config import Config, Settings, load_config
+from monitor.config.settings import Config, Settings, load_config
 from monitor.errors import ConfigError
-from monitor.mailer import Mailer
+from monitor.mail.mailer import Mailer
+from monitor.mail.templates import Templates
 from monitor.storage import Storage
-from monitor.templating import Templates
 from tests.servers import HttpServer, Reply, SmtpServer
 from tests.test_alerts import NOW, TEMPLATES, queue, urgent
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config, config_path, load_config
+from monitor.config.settings import Config, config_path, load_config
 from monitor.errors import ConfigError
 from monitor.source import source_kinds
 

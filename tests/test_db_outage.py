@@ -22,12 +22,12 @@ import pytest
 import sqlalchemy
 from sqlalchemy.pool import NullPool
 
-from monitor.config import Brand
+from monitor.config.settings import Brand
+from monitor.daemon.poll import poll_source
 from monitor.fetch import Fetcher
-from monitor.pipeline import poll_source
-from monitor.rulefiles import load_rules
 from monitor.storage import Storage
-from monitor.triage import Triage
+from monitor.triage.rules.files import load_rules
+from monitor.triage.verdict import Triage
 from tests.harness import REPO, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
 from tests.test_source_hackernews import HOUR, NOW, NOW_I, hackernews_source, serve, story

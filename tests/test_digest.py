@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config, Settings, load_config
+from monitor.config.settings import Config, Settings, load_config
+from monitor.daemon.scheduler import build_scheduler
+from monitor.daemon.service import Harken
 from monitor.digest import (
     Count,
     Digest,
@@ -23,12 +25,10 @@ from monitor.digest import (
 )
 from monitor.digest.chart import HEIGHT, SCALE, WIDTH, volume_chart
 from monitor.errors import ConfigError
-from monitor.mailer import Mailer
+from monitor.mail.mailer import Mailer
+from monitor.mail.templates import Templates
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
-from monitor.scheduler import build_scheduler
-from monitor.service import Harken
 from monitor.storage import Storage, StoredVerdict
-from monitor.templating import Templates
 from tests.harness import Clock, Harness
 from tests.servers import SmtpServer
 

@@ -7,7 +7,7 @@ import tomllib
 
 from pydantic import BaseModel
 
-from monitor.config import Settings
+from monitor.config.settings import Settings
 from monitor.source import source_kinds
 from tests.harness import REPO
 

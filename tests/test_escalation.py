@@ -11,10 +11,10 @@ import pytest
 
 from monitor.alerts import due_level
 from monitor.alerts.rota import Shift, on_call, parse_days, parse_hours
-from monitor.config import EscalationLevel, load_config
+from monitor.config.settings import EscalationLevel, load_config
+from monitor.daemon.scheduler import build_scheduler
+from monitor.daemon.service import Harken
 from monitor.errors import ConfigError
-from monitor.scheduler import build_scheduler
-from monitor.service import Harken
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
 

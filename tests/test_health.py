@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.daemon.health import HealthPolicy, after_failure, failing_alert, silence_alert
 from monitor.errors import AccessDenied, BadPayload, FetchError, RateLimited, SourceGone
-from monitor.health import HealthPolicy, after_failure, failing_alert, silence_alert
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 EVERY = timedelta(minutes=5)

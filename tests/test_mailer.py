@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.config import EmailSettings
+from monitor.config.settings import EmailSettings
 from monitor.errors import DeliveryError
-from monitor.mailer import Mailer, clean_header
+from monitor.mail.mailer import Mailer, clean_header
 from tests.servers import SmtpServer, free_port
 
 SENT_AT = datetime(2024, 5, 2, 8, 0, tzinfo=UTC)

@@ -15,11 +15,11 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.config import load_config
+from monitor.config.settings import load_config
+from monitor.daemon.scheduler import scheduler_alive
+from monitor.daemon.service import Harken
+from monitor.daemon.web import LinkServer, serve_links
 from monitor.mention import Severity
-from monitor.scheduler import scheduler_alive
-from monitor.service import Harken
-from monitor.web import LinkServer, serve_links
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
 

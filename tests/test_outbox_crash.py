@@ -12,9 +12,9 @@ import pytest
 
 from monitor.alerts import DeliveryReport, deliver_pending
 from monitor.alerts.outbox import CLAIM_LEASE
-from monitor.mailer import InlineImage, Mailer
+from monitor.mail.mailer import InlineImage, Mailer
+from monitor.mail.templates import Templates
 from monitor.storage import Storage
-from monitor.templating import Templates
 from tests.servers import SmtpServer
 from tests.test_alerts import NOW, TEMPLATES, make_config, queue, urgent
 

@@ -17,11 +17,11 @@ import pytest
 
 from monitor.alerts import DeliveryReport, deliver_pending
 from monitor.alerts.outbox import CLAIM_LEASE, release_dead_claims
-from monitor.config import Config
+from monitor.config.settings import Config
 from monitor.errors import StorageError
-from monitor.mailer import Mailer
+from monitor.mail.mailer import Mailer
+from monitor.mail.templates import Templates
 from monitor.storage import Storage
-from monitor.templating import Templates
 from tests.servers import SmtpServer
 from tests.test_alerts import NOW, TEMPLATES, make_config, queue, urgent
 

@@ -7,14 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Brand, load_config
+from monitor.config.settings import Brand, load_config
 from monitor.errors import ConfigError
 from monitor.mention import Mention
-from monitor.query import BrandHit, BrandMatcher, brands_named
-from monitor.querylang import And, Filter, Near, Node, Not, Or, QueryError, Term, parse_query
-from monitor.rules import RuleSet
-from monitor.sentiment import SentimentScorer, aimed_text
-from monitor.triage import Triage
+from monitor.triage.query.grammar import (
+    And,
+    Filter,
+    Near,
+    Node,
+    Not,
+    Or,
+    QueryError,
+    Term,
+    parse_query,
+)
+from monitor.triage.query.matcher import BrandHit, BrandMatcher, brands_named
+from monitor.triage.rules.model import RuleSet
+from monitor.triage.sentiment.scorer import SentimentScorer, aimed_text
+from monitor.triage.verdict import Triage
 
 
 def word(*words: str, wildcard: bool = False, case: bool = False) -> Term:

@@ -9,8 +9,8 @@ import pytest
 
 from monitor.errors import RulesError
 from monitor.mention import Mention, Sentiment, Severity
-from monitor.rulefiles import load_rules
-from monitor.rules import Rule, RuleSet
+from monitor.triage.rules.files import load_rules
+from monitor.triage.rules.model import Rule, RuleSet
 
 SHIPPED = Path(__file__).resolve().parent.parent / "rules"
 

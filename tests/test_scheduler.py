@@ -6,9 +6,9 @@ import threading
 import time
 from pathlib import Path
 
-from monitor.config import load_config
-from monitor.scheduler import build_scheduler
-from monitor.service import Harken
+from monitor.config.settings import load_config
+from monitor.daemon.scheduler import build_scheduler
+from monitor.daemon.service import Harken
 from tests.harness import Harness
 from tests.servers import HttpServer, Reply, SmtpServer
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from monitor.config import Brand
+from monitor.config.settings import Brand
 from monitor.errors import RulesError
-from monitor.jsonl import verdict_line
-from monitor.lexicon import DEFAULT_LEXICON, load_lexicon, token_keys
 from monitor.mention import Mention
-from monitor.query import BrandHit
-from monitor.rulefiles import load_rules
-from monitor.sentiment import SentimentScorer, aimed_text
-from monitor.triage import Triage
+from monitor.triage.jsonl import verdict_line
+from monitor.triage.query.matcher import BrandHit
+from monitor.triage.rules.files import load_rules
+from monitor.triage.sentiment.lexicon import DEFAULT_LEXICON, load_lexicon, token_keys
+from monitor.triage.sentiment.scorer import SentimentScorer, aimed_text
+from monitor.triage.verdict import Triage
 
 SCORER = SentimentScorer()
 VADER = SentimentIntensityAnalyzer()  # plain VADER, as the package ships it

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
+from monitor.config.settings import load_config
+from monitor.daemon.service import Harken
 from monitor.mention import Mention, Severity
-from monitor.service import Harken
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
-from monitor.service import Harken
+from monitor.config.settings import load_config
+from monitor.daemon.service import Harken
 from monitor.source import Source
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer

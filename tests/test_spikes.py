@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.spikes import Sighting, SpikeWatch, detect
+from monitor.triage.spikes import Sighting, SpikeWatch, detect
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 WATCH = SpikeWatch(window=timedelta(hours=1), baseline=timedelta(days=7), factor=3, min_count=10)

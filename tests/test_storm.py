@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts import DeliveryReport
-from monitor.config import Config
+from monitor.config.settings import Config
 from monitor.mention import Severity, Verdict
 from monitor.storage import Storage
 from tests.servers import SmtpServer

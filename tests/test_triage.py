@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Brand
+from monitor.config.settings import Brand
 from monitor.errors import RulesError
 from monitor.mention import Mention, Severity
-from monitor.rulefiles import load_rules
-from monitor.triage import Triage
+from monitor.triage.rules.files import load_rules
+from monitor.triage.verdict import Triage
 
 ACME = Brand(name="Acme", terms=["Acme", "@acme", "#acme", "Acme Cloud"], exclude=["Acme Hardware"])
 

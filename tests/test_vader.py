@@ -7,8 +7,8 @@ import random
 import pytest
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SentimentIntensityAnalyzer
 
-from monitor.sentiment import SentimentScorer
-from monitor.vader import Vader
+from monitor.triage.sentiment.scorer import SentimentScorer
+from monitor.triage.sentiment.vader import Vader
 
 PACKAGE = SentimentIntensityAnalyzer()
 

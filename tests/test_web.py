@@ -21,11 +21,11 @@ import httpx
 import pytest
 
 from monitor.alerts import Links, configured_links
-from monitor.config import WebSettings, load_config
+from monitor.config.settings import WebSettings, load_config
+from monitor.daemon.web import LinkEndpoint, LinkServer
 from monitor.errors import ConfigError
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
 from monitor.storage import Storage
-from monitor.web import LinkEndpoint, LinkServer
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
 

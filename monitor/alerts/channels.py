@@ -16,7 +16,7 @@ from typing import Protocol
 
 import apprise
 
-from monitor.config import Config
+from monitor.config.settings import Config
 from monitor.errors import DeliveryError
 
 log = logging.getLogger(__name__)

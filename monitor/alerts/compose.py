@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from monitor.errors import DeliveryError
-from monitor.mailer import Email, clean_header
+from monitor.mail.mailer import Email, clean_header
+from monitor.mail.templates import Templates
 from monitor.mention import Verdict
-from monitor.templating import Templates
 
 log = logging.getLogger(__name__)
 

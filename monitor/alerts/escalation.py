@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.alerts.lifecycle import format_duration
+from monitor.alerts.history import format_duration
 from monitor.alerts.rota import Shift, on_call
-from monitor.config import Config, EscalationLevel
+from monitor.config.settings import Config, EscalationLevel
 from monitor.storage import OpenAlert
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 A link is ``{base}/alerts/{id}/{action}?expires={unix time}&sig={signature}``, the signature
 being HMAC-SHA256 over the alert id, the action and the expiry with the secret from the
 environment variable ``[web] secret_env`` names. Changing any part breaks the signature.
-A link acts at most once because the alert's state moves on (see storage.lifecycle).
+A link acts at most once because the alert's state moves on (see storage.alert_history).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from monitor.config import WebSettings
+from monitor.config.settings import WebSettings
 
 ACTIONS = ("ack", "resolve")
 MIN_SECRET_LENGTH = 32

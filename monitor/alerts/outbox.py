@@ -22,16 +22,16 @@ from monitor.alerts.compose import (
     escalation_message_id,
 )
 from monitor.alerts.escalation import first_recipients, level_after
-from monitor.alerts.lifecycle import format_duration
+from monitor.alerts.history import format_duration
 from monitor.alerts.links import Links
 from monitor.alerts.storm import group_alerts, grouped_email, in_quiet_hours, is_held
-from monitor.config import Config
+from monitor.config.settings import Config
+from monitor.daemon.metrics import REGISTRY as METRICS
 from monitor.errors import DeliveryError
-from monitor.mailer import Sender
+from monitor.mail.mailer import Sender
+from monitor.mail.templates import Templates
 from monitor.mention import Severity
-from monitor.metrics import REGISTRY as METRICS
 from monitor.storage import PendingAlert
-from monitor.templating import Templates
 
 log = logging.getLogger(__name__)
 

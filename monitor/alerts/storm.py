@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import escape
 
 from monitor.alerts.rota import parse_hours
-from monitor.mailer import Email, clean_header
+from monitor.mail.mailer import Email, clean_header
 from monitor.mention import Severity
 from monitor.storage import PendingAlert
 from monitor.urls import canonical_url

@@ -15,11 +15,11 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from monitor.config import Brand, Config, Settings, StorageSettings
+from monitor.config.settings import Brand, Config, Settings, StorageSettings
+from monitor.daemon.poll import PollSummary
+from monitor.daemon.service import Harken
 from monitor.digest import render_digest
-from monitor.mailer import FolderMailer
-from monitor.pipeline import PollSummary
-from monitor.service import Harken
+from monitor.mail.mailer import FolderMailer
 from monitor.source import source_kind
 
 FEEDS = {"demo_news": "news.xml", "demo_forum": "forum.atom"}

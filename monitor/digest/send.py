@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 import css_inline
 
-from monitor.config import Config, ScheduledDigest
+from monitor.config.settings import Config, ScheduledDigest
 from monitor.digest.build import Digest, Response, build_digest
 from monitor.digest.chart import volume_chart
 from monitor.digest.timeline import Bucket
 from monitor.errors import DeliveryError
-from monitor.mailer import Email, InlineImage, Sender
+from monitor.mail.mailer import Email, InlineImage, Sender
+from monitor.mail.templates import Templates
 from monitor.storage import StoredVerdict
-from monitor.templating import Templates
 
 TEXT_TEMPLATE = "digest.txt.j2"
 HTML_TEMPLATE = "digest.html.j2"

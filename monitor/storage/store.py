@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from monitor.errors import StorageError
 from monitor.mention import Poll, Severity, Verdict
-from monitor.storage import database, lifecycle, rows, stories
+from monitor.storage import alert_history, database, rows, stories
 from monitor.storage.availability import Availability
 from monitor.storage.models import (
     ACKNOWLEDGED,
@@ -341,7 +341,7 @@ class Storage:
                 )
             ).one()
             if sent.state is not None or sent.parent_id is not None:
-                lifecycle.record(
+                alert_history.record(
                     session,
                     sent.parent_id or alert_id,
                     NOTIFIED,
@@ -418,7 +418,7 @@ class Storage:
     def open_urgent_alerts(self) -> list[OpenAlert]:
         """Urgent mention alerts nobody has acknowledged yet, oldest first."""
         with self._transaction("read open alerts") as session:
-            return lifecycle.open_urgent(session)
+            return alert_history.open_urgent(session)
 
     def escalate_alert(
         self,
@@ -430,32 +430,34 @@ class Storage:
         """Queue a delivery to each (level, groups) and record it, if the alert is still open
         at ``from_level``; False if it was acknowledged or escalated meanwhile."""
         with self._transaction(f"escalate alert {alert_id}") as session:
-            return lifecycle.escalate(session, alert_id, from_level, levels, now)
+            return alert_history.escalate(session, alert_id, from_level, levels, now)
 
     def acknowledge_alert(
         self, alert_id: int, now: datetime, *, who: str, via: str
     ) -> AlertChange | None:
         """Acknowledge an open alert; None if there is no mention alert ``alert_id``."""
         with self._transaction(f"acknowledge alert {alert_id}") as session:
-            return lifecycle.change(session, alert_id, ACKNOWLEDGED, now, who=who, via=via)
+            return alert_history.change(session, alert_id, ACKNOWLEDGED, now, who=who, via=via)
 
     def resolve_alert(
         self, alert_id: int, now: datetime, *, who: str, via: str, note: str
     ) -> AlertChange | None:
         """Resolve an open or acknowledged alert; None if there is no mention alert ``alert_id``."""
         with self._transaction(f"resolve alert {alert_id}") as session:
-            return lifecycle.change(session, alert_id, RESOLVED, now, who=who, via=via, note=note)
+            return alert_history.change(
+                session, alert_id, RESOLVED, now, who=who, via=via, note=note
+            )
 
     def alert_status(self, alert_id: int) -> AlertStatus | None:
         """Where one mention alert stands; None if there is no such alert."""
         with self._transaction(f"read alert {alert_id}") as session:
-            found = lifecycle.statuses(session, [alert_id])
+            found = alert_history.statuses(session, [alert_id])
         return found[0] if found else None
 
     def alert_statuses(self, *, include_resolved: bool = False) -> list[AlertStatus]:
         """Mention alerts not resolved yet (or all of them), oldest first."""
         with self._transaction("read alerts") as session:
-            return lifecycle.statuses(session, include_resolved=include_resolved)
+            return alert_history.statuses(session, include_resolved=include_resolved)
 
     def mention_alert_statuses(self, start: datetime, end: datetime) -> dict[int, AlertStatus]:
         """The status of the first alert of each mention stored in [start, end) that raised one,
@@ -476,7 +478,7 @@ class Storage:
                 for alert_id, mention_id in session.execute(query)
                 if mention_id is not None
             }
-            found = lifecycle.statuses(session, list(mention_of)) if mention_of else []
+            found = alert_history.statuses(session, list(mention_of)) if mention_of else []
         statuses: dict[int, AlertStatus] = {}
         for status in found:  # oldest first: a mention's first alert wins
             statuses.setdefault(mention_of[status.id], status)
@@ -485,7 +487,7 @@ class Storage:
     def alert_events(self, alert_id: int) -> list[AlertEvent]:
         """The alert's history: raised, notified, escalated, acknowledged, resolved."""
         with self._transaction(f"read the history of alert {alert_id}") as session:
-            return lifecycle.events(session, alert_id)
+            return alert_history.events(session, alert_id)
 
     def alert_counts(self) -> dict[str, int]:
         """How many alerts are pending, sent and failed for good."""

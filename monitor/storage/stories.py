@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from monitor.mention import Mention, Verdict
-from monitor.storage import database, lifecycle, rows
+from monitor.storage import alert_history, database, rows
 from monitor.storage.models import (
     MENTION_ALERT,
     OPEN,
@@ -99,7 +99,7 @@ def save_verdict(
             .returning(AlertRow.id)
         )
         assert alert_id is not None  # an INSERT without ON CONFLICT returns its row
-        lifecycle.record(session, alert_id, RAISED, now, level=0)
+        alert_history.record(session, alert_id, RAISED, now, level=0)
     return True
 
 

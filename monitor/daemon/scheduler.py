@@ -16,11 +16,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import ScheduledDigest
+from monitor.config.settings import ScheduledDigest
+from monitor.daemon.service import Harken
+from monitor.daemon.web import serve_links
 from monitor.errors import HarkenError
-from monitor.service import Harken
 from monitor.source import Source
-from monitor.web import serve_links
 
 log = logging.getLogger("harken.run")
 

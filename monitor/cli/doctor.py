@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor import app as wiring
-from monitor.config import Config, load_config
+from monitor.config.settings import Config, load_config
+from monitor.daemon import wiring
 from monitor.errors import DeliveryError, HarkenError, NotConfigured
-from monitor.lexicon import load_lexicon
-from monitor.mailer import Mailer
+from monitor.mail.mailer import Mailer
 from monitor.source import source_kind
+from monitor.triage.sentiment.lexicon import load_lexicon
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from monitor.mail.templates import excerpt, localtime
 from monitor.storage import AlertChange, AlertEvent, AlertStatus
-from monitor.templating import excerpt, localtime
 
 NAME_LIMIT = 100  # characters of a name recorded as who acted
 NOTE_LIMIT = 2000  # characters of a resolution note

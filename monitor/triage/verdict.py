@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from monitor.config import Brand
+from monitor.config.settings import Brand
 from monitor.mention import Mention, Severity, Verdict
-from monitor.query import BrandMatcher, brands_named
-from monitor.rules import RuleSet
-from monitor.sentiment import NEUTRAL, SentimentScorer
+from monitor.triage.query.matcher import BrandMatcher, brands_named
+from monitor.triage.rules.model import RuleSet
+from monitor.triage.sentiment.scorer import NEUTRAL, SentimentScorer
 
 
 class Triage:

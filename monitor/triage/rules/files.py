@@ -19,12 +19,18 @@ from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from monitor.config.positions import (
+    KeyPath,
+    key_positions,
+    line_of,
+    parse_toml,
+    validation_problems,
+)
 from monitor.duration import Duration
 from monitor.errors import Problem, ProblemsError, RulesError
 from monitor.mention import Severity
-from monitor.rules import WEEKDAYS, Rule, RuleSet, parse_hours
-from monitor.spikes import SpikeWatch
-from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
+from monitor.triage.rules.model import WEEKDAYS, Rule, RuleSet, parse_hours
+from monitor.triage.spikes import SpikeWatch
 
 Positions = dict[KeyPath, tuple[int, int]]
 _LISTS = (

@@ -15,7 +15,11 @@ from typing import Any, TypeVar
 
 from monitor.alerts import DeliveryReport, configured_links, deliver_pending, escalate_due
 from monitor.alerts.outbox import release_dead_claims
-from monitor.app import (
+from monitor.config.settings import Config, ScheduledDigest
+from monitor.daemon.health import HealthPolicy
+from monitor.daemon.metrics import REGISTRY
+from monitor.daemon.poll import PollSummary, check_silence, poll_source
+from monitor.daemon.wiring import (
     build_fetcher,
     build_sources,
     build_triage,
@@ -23,18 +27,14 @@ from monitor.app import (
     rules_version,
     utc_now,
 )
-from monitor.config import Config, ScheduledDigest
 from monitor.digest import Digest, Response, build_digest, send_digest
 from monitor.errors import DatabaseUnavailable, FetchError, HarkenError
-from monitor.health import HealthPolicy
-from monitor.mailer import Mailer, Sender
+from monitor.mail.mailer import Mailer, Sender
+from monitor.mail.templates import Templates
 from monitor.mention import Cursor
-from monitor.metrics import REGISTRY
-from monitor.pipeline import PollSummary, check_silence, poll_source
 from monitor.source import Source, run_here
-from monitor.spikes import Sighting, detect
 from monitor.storage import SourceHealth, Storage
-from monitor.templating import Templates
+from monitor.triage.spikes import Sighting, detect
 
 log = logging.getLogger("harken")
 

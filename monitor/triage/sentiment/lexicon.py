@@ -24,10 +24,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE
 
+from monitor.config.positions import (
+    KeyPath,
+    key_positions,
+    line_of,
+    parse_toml,
+    validation_problems,
+)
 from monitor.errors import Problem, ProblemsError, RulesError
-from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
 
-DEFAULT_LEXICON = Path(__file__).resolve().parent.parent / "rules" / "sentiment" / "lexicon.toml"
+DEFAULT_LEXICON = Path(__file__).resolve().parents[3] / "rules" / "sentiment" / "lexicon.toml"
 WILDCARD = "*"
 _QUOTE = "\u2019"  # the typographic apostrophe, as phones type it
 _STRIP = string.punctuation + "\u2018\u2019\u201c\u201d\u2026"  # and curly quotes, ellipsis

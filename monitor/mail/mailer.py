@@ -18,7 +18,7 @@ from email.utils import format_datetime, formatdate
 from pathlib import Path
 from typing import Protocol
 
-from monitor.config import EmailSettings
+from monitor.config.settings import EmailSettings
 from monitor.errors import DeliveryError
 
 log = logging.getLogger(__name__)

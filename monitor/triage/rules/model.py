@@ -1,6 +1,6 @@
 """Rules: the conditions comms write and the outcomes they ask for, evaluated on one mention.
 
-Rule files are read by ``monitor.rulefiles``; this module only knows what a loaded rule means.
+Rule files are read by ``monitor.triage.rules.files``; this module only knows what a loaded rule means.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from monitor.mention import Mention, Sentiment, Severity
-from monitor.phrases import PhraseIndex, phrase_key, tokens
-from monitor.spikes import SpikeWatch
+from monitor.triage.rules.phrases import PhraseIndex, phrase_key, tokens
+from monitor.triage.spikes import SpikeWatch
 
 
 class _Words:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from monitor.mention import Mention
-from monitor.querylang import (
+from monitor.triage.query.grammar import (
     SPACED,
     WORD,
     And,
@@ -36,7 +36,7 @@ from monitor.querylang import (
 )
 
 if TYPE_CHECKING:
-    from monitor.config import Brand
+    from monitor.config.settings import Brand
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor.daemon.health import HealthPolicy, after_failure, failing_alert, silence_alert
 from monitor.errors import (
     AccessDenied,
     BadPayload,
@@ -23,11 +24,10 @@ from monitor.errors import (
     SourceError,
     SourceGone,
 )
-from monitor.health import HealthPolicy, after_failure, failing_alert, silence_alert
 from monitor.mention import Cursor, Severity, Verdict
 from monitor.source import Source
 from monitor.storage import SourceHealth, Storage
-from monitor.triage import Triage
+from monitor.triage.verdict import Triage
 
 log = logging.getLogger("harken.poll")
 

@@ -11,19 +11,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from monitor import app as wiring
-from monitor import logs
-from monitor.config import Config, config_path, load_config
+from monitor.config.settings import Config, config_path, load_config
+from monitor.daemon import logs, wiring
 from monitor.duration import parse_duration
 from monitor.errors import ConfigError, HarkenError, ProblemsError
-from monitor.jsonl import triage_lines
-from monitor.lexicon import load_lexicon
+from monitor.triage.jsonl import triage_lines
+from monitor.triage.sentiment.lexicon import load_lexicon
 
 # The daemon's modules (storage, mail, scheduler) load only for the commands that use them,
 # so `harken triage` and `harken rules check` start quickly.
 if TYPE_CHECKING:
-    from monitor.pipeline import PollSummary
-    from monitor.service import Harken
+    from monitor.daemon.poll import PollSummary
+    from monitor.daemon.service import Harken
     from monitor.storage import Storage
 
 cli = typer.Typer(
@@ -173,7 +172,7 @@ def rules_backtest(
     """Replay stored mentions through a rule set and print what would change."""
     from rich.progress import Progress
 
-    from monitor.backtest import backtest
+    from monitor.triage.backtest import backtest
 
     config = _config()
     try:
@@ -241,7 +240,7 @@ def print_summaries(summaries: list[PollSummary]) -> None:
 
 
 def _open(config: Config, **kwargs: Any) -> Harken:
-    from monitor.service import Harken
+    from monitor.daemon.service import Harken
 
     try:
         return Harken(config, **kwargs)
@@ -286,7 +285,7 @@ def run(
         print(f"--stop-grace: {error}", file=sys.stderr)
         raise typer.Exit(2) from None
     config = _config()
-    from monitor.scheduler import run_until_stopped
+    from monitor.daemon.scheduler import run_until_stopped
 
     # Several polls run at once in the daemon: parse feeds on every core.
     harken = _open(config, parse_processes=os.cpu_count() or 1)
@@ -306,7 +305,7 @@ def run(
 @cli.command()
 def doctor() -> None:
     """Check the config, rules, lexicon, database, SMTP and each source; exit 1 if any fails."""
-    from monitor.doctor import run_checks
+    from monitor.cli.doctor import run_checks
 
     failed = False
     for check in run_checks(config_path(state.config_file)):
@@ -571,7 +570,7 @@ def alerts_list(
     everything: Annotated[bool, typer.Option("--all", help="resolved alerts too")] = False,
 ) -> None:
     """Alerts not resolved yet: raised, severity, source, state, level, owner, time to first response."""
-    from monitor.alerts.lifecycle import alert_table
+    from monitor.alerts.history import alert_table
 
     config = _config()
     storage = _storage(config)
@@ -588,7 +587,7 @@ def alerts_list(
 
 
 def _answer(alert_id: int, action: str, who: str, note: str = "") -> None:
-    from monitor.alerts.lifecycle import NAME_LIMIT, NOTE_LIMIT, clean_text, describe_change
+    from monitor.alerts.history import NAME_LIMIT, NOTE_LIMIT, clean_text, describe_change
 
     config = _config()
     who = clean_text(who, NAME_LIMIT)
@@ -643,7 +642,7 @@ def alerts_show(
     alert_id: Annotated[int, typer.Argument(help="the alert's number (harken alerts list)")],
 ) -> None:
     """An alert's history: raised, notified, escalated, acknowledged, resolved; who and when."""
-    from monitor.alerts.lifecycle import alert_table, history_lines
+    from monitor.alerts.history import alert_table, history_lines
 
     config = _config()
     timezone = config.settings.organisation.timezone

@@ -30,7 +30,7 @@ from monitor.errors import DatabaseUnavailable, HarkenError
 from monitor.mention import Severity
 
 if TYPE_CHECKING:
-    from monitor.pipeline import PollSummary
+    from monitor.daemon.poll import PollSummary
     from monitor.storage import Storage
 
 log = logging.getLogger("harken.web")

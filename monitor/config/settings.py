@@ -21,12 +21,18 @@ from pydantic import (
     field_validator,
 )
 
+from monitor.config.positions import (
+    KeyPath,
+    key_positions,
+    line_of,
+    parse_toml,
+    validation_problems,
+)
 from monitor.duration import Duration
 from monitor.errors import ConfigError, Problem, ProblemsError
 from monitor.mention import Severity
-from monitor.querylang import parse_query
 from monitor.source import SourceSettings, kind_names, source_kind
-from monitor.tomlpos import KeyPath, key_positions, line_of, parse_toml, validation_problems
+from monitor.triage.query.grammar import parse_query
 
 DEFAULT_CONFIG = "config.toml"
 

@@ -11,10 +11,10 @@ from functools import cache
 
 from vaderSentiment.vaderSentiment import NEGATE, SentimentIntensityAnalyzer, normalize
 
-from monitor.lexicon import Lexicon, load_lexicon, term_key, token_keys
 from monitor.mention import Sentiment
-from monitor.query import BrandHit
-from monitor.vader import Vader
+from monitor.triage.query.matcher import BrandHit
+from monitor.triage.sentiment.lexicon import Lexicon, load_lexicon, term_key, token_keys
+from monitor.triage.sentiment.vader import Vader
 
 # VADER's own published cut-offs for its compound score.
 NEGATIVE_BELOW = -0.05

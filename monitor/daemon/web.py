@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from monitor.alerts.lifecycle import (
+from monitor.alerts.history import (
     NAME_LIMIT,
     NOTE_LIMIT,
     Lifecycle,
@@ -33,15 +33,15 @@ from monitor.alerts.lifecycle import (
     when,
 )
 from monitor.alerts.links import ACTIONS, LinkCheck, Links
+from monitor.daemon.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from monitor.daemon.metrics import REGISTRY, Metrics, scrape_registry
+from monitor.daemon.metrics import render as render_metrics
 from monitor.errors import DatabaseUnavailable, HarkenError
-from monitor.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from monitor.metrics import REGISTRY, Metrics, scrape_registry
-from monitor.metrics import render as render_metrics
+from monitor.mail.templates import excerpt
 from monitor.storage import AlertStatus, Storage
-from monitor.templating import excerpt
 
 if TYPE_CHECKING:
-    from monitor.service import Harken
+    from monitor.daemon.service import Harken
 
 log = logging.getLogger("harken.web")
 

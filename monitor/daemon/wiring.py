@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.config import Config
+from monitor.config.settings import Config
 from monitor.errors import NotConfigured
-from monitor.lexicon import load_lexicon
-from monitor.rulefiles import load_rules
-from monitor.rules import RuleSet
-from monitor.sentiment import SentimentScorer
 from monitor.source import Offload, Source, SourceContext, run_here, source_kind
-from monitor.triage import Triage
+from monitor.triage.rules.files import load_rules
+from monitor.triage.rules.model import RuleSet
+from monitor.triage.sentiment.lexicon import load_lexicon
+from monitor.triage.sentiment.scorer import SentimentScorer
+from monitor.triage.verdict import Triage
 
 if TYPE_CHECKING:  # httpx costs a tenth of a second to import; `harken triage` never fetches
     from monitor.fetch import Fetcher

@@ -1,0 +1,1 @@
+"""config.toml -> validated, frozen settings, with file:line:col for every mistake."""

@@ -1,0 +1,1 @@
+"""SMTP delivery and the jinja2 templates emails are rendered from."""

@@ -1,0 +1,1 @@
+"""Mention -> Verdict, pure and without I/O: brand query, sentiment, rules, spikes."""

@@ -1,0 +1,1 @@
+"""The brand query language: its grammar and the matcher built from it."""

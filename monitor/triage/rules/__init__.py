@@ -1,0 +1,1 @@
+"""Rules comms edit: the model, the TOML files it is read from, phrase matching."""

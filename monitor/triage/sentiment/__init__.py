@@ -1,0 +1,1 @@
+"""Sentiment aimed at the sentences that name a brand: VADER plus Harken's lexicon."""
