@@ -1,9 +1,16 @@
 """Harken's storage: the only code that talks to the database (SQLite or PostgreSQL).
 
-The schema is created and upgraded by the Alembic migrations in ``migrations/`` whenever a
+``Storage`` is composed of one part per domain, each a class in its own module over the shared
+``StorageBase``; code that needs only one part names that part as its parameter type. The
+schema is created and upgraded by the Alembic migrations in ``migrations/`` whenever a
 ``Storage`` is opened; no alembic.ini is involved.
 """
 
+from monitor.storage.alert_history import AlertHistoryStore
+from monitor.storage.digests import DigestStore
+from monitor.storage.health import HealthStore
+from monitor.storage.outbox import OutboxStore
+from monitor.storage.polls import PollStore
 from monitor.storage.records import (
     AlertChange,
     AlertEvent,
@@ -15,7 +22,12 @@ from monitor.storage.records import (
     SourceHealth,
     StoredVerdict,
 )
-from monitor.storage.store import Storage
+from monitor.storage.stories import StoryStore
+
+
+class Storage(PollStore, StoryStore, HealthStore, OutboxStore, AlertHistoryStore, DigestStore):
+    """Mentions, verdicts, cursors, source health, the alert outbox and digests, in SQL."""
+
 
 __all__ = [
     "AlertChange",
