@@ -12,7 +12,7 @@ from monitor.alerts.compose import (
 )
 from monitor.alerts.escalation import due_level, escalate_due, first_recipients
 from monitor.alerts.links import ACTIONS, LinkCheck, Links, configured_links
-from monitor.alerts.outbox import DeliveryReport, Outbox, deliver_pending, retry_delay
+from monitor.alerts.outbox import DeliveryReport, deliver_pending, retry_delay
 
 __all__ = [
     "ACTIONS",
@@ -20,7 +20,6 @@ __all__ = [
     "Escalation",
     "LinkCheck",
     "Links",
-    "Outbox",
     "alert_message_id",
     "alert_subject",
     "compose_alert",

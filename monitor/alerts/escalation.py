@@ -10,28 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from monitor.alerts.history import format_duration
 from monitor.alerts.rota import Shift, on_call
 from monitor.config.settings import Config, EscalationLevel
-from monitor.storage import OpenAlert
+from monitor.storage.alert_history import AlertHistoryStore
 
 log = logging.getLogger(__name__)
-
-
-class Escalator(Protocol):
-    """The part of Storage the escalation job needs."""
-
-    def open_urgent_alerts(self) -> list[OpenAlert]: ...
-
-    def escalate_alert(
-        self,
-        alert_id: int,
-        from_level: int,
-        levels: Sequence[tuple[int, Sequence[str]]],
-        now: datetime,
-    ) -> bool: ...
 
 
 def due_level(created_at: datetime, levels: Sequence[EscalationLevel], now: datetime) -> int:
@@ -39,7 +24,7 @@ def due_level(created_at: datetime, levels: Sequence[EscalationLevel], now: date
     return sum(1 for level in levels if now - created_at >= level.after)
 
 
-def escalate_due(storage: Escalator, config: Config, now: datetime) -> int:
+def escalate_due(storage: AlertHistoryStore, config: Config, now: datetime) -> int:
     """Queue the next level's email for every open urgent alert past its level's ``after``.
 
     Returns how many alerts were escalated. A job that ran late sends every level it missed,

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from monitor.mail.templates import excerpt, localtime
 from monitor.storage import AlertChange, AlertEvent, AlertStatus
 
 NAME_LIMIT = 100  # characters of a name recorded as who acted
 NOTE_LIMIT = 2000  # characters of a resolution note
-
-
-class Lifecycle(Protocol):
-    """The part of Storage that acknowledges and resolves alerts."""
-
-    def acknowledge_alert(
-        self, alert_id: int, now: datetime, *, who: str, via: str
-    ) -> AlertChange | None: ...
-
-    def resolve_alert(
-        self, alert_id: int, now: datetime, *, who: str, via: str, note: str
-    ) -> AlertChange | None: ...
-
-    def alert_status(self, alert_id: int) -> AlertStatus | None: ...
 
 
 def clean_text(text: str, limit: int) -> str:

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
 
 from monitor.alerts.channels import AppriseChannels, Channels, channels_for
 from monitor.alerts.compose import (
@@ -32,6 +31,7 @@ from monitor.mail.mailer import Sender
 from monitor.mail.templates import Templates
 from monitor.mention import Severity
 from monitor.storage import PendingAlert
+from monitor.storage.outbox import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -44,43 +44,6 @@ CLAIM_LEASE = timedelta(minutes=5)
 
 
 _HOST = socket.gethostname()[:64]
-
-
-class Outbox(Protocol):
-    """The part of Storage that holds alerts waiting to be sent."""
-
-    def pending_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]: ...
-
-    def claim_alerts(
-        self, alert_ids: Sequence[int], claimant: str, now: datetime, until: datetime
-    ) -> set[int]: ...
-
-    def mark_alert_sent(
-        self,
-        alert_id: int,
-        now: datetime,
-        message_id: str,
-        recipients: Sequence[str] = (),
-        claimant: str | None = None,
-    ) -> None: ...
-
-    def mark_alert_cancelled(self, alert_id: int) -> bool: ...
-
-    def claimants(self, now: datetime) -> set[str]: ...
-
-    def release_claims(self, claimants: Sequence[str]) -> int: ...
-
-    def channel_sends_since(self, channel: str, since: datetime) -> int: ...
-
-    def mark_alert_failed(
-        self,
-        alert_id: int,
-        now: datetime,
-        error: str,
-        retry_at: datetime | None,
-        claimant: str | None = None,
-        delivered: Sequence[str] = (),
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -103,7 +66,7 @@ def retry_delay(attempt: int, every: timedelta, ceiling: timedelta = MAX_RETRY_D
 
 
 def deliver_pending(
-    storage: Outbox,
+    storage: OutboxStore,
     mailer: Sender,
     templates: Templates,
     config: Config,
@@ -200,7 +163,7 @@ def deliver_pending(
     )
 
 
-def _within_limit(storage: Outbox, config: Config, channel: str, now: datetime) -> bool:
+def _within_limit(storage: OutboxStore, config: Config, channel: str, now: datetime) -> bool:
     limit = config.settings.channels[channel].max_per_hour
     return limit is None or storage.channel_sends_since(channel, now - timedelta(hours=1)) < limit
 
@@ -309,7 +272,7 @@ def _deliver(
     return addresses + [f"channel:{name}" for name, _ in targets]
 
 
-def release_dead_claims(storage: Outbox, now: datetime) -> int:
+def release_dead_claims(storage: OutboxStore, now: datetime) -> int:
     """Free at once the alerts that senders which died on this host had claimed; returns how many.
 
     Called as a Harken process starts, before it sends anything: a claim from this host by a

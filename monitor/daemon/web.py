@@ -26,7 +26,6 @@ from urllib.parse import parse_qs, urlsplit
 from monitor.alerts.history import (
     NAME_LIMIT,
     NOTE_LIMIT,
-    Lifecycle,
     clean_text,
     describe_change,
     describe_state,
@@ -39,6 +38,7 @@ from monitor.daemon.metrics import render as render_metrics
 from monitor.errors import DatabaseUnavailable, HarkenError
 from monitor.mail.templates import excerpt
 from monitor.storage import AlertStatus, Storage
+from monitor.storage.alert_history import AlertHistoryStore
 
 if TYPE_CHECKING:
     from monitor.daemon.service import Harken
@@ -88,7 +88,7 @@ class LinkEndpoint:
 
     def __init__(
         self,
-        storage: Lifecycle,
+        storage: AlertHistoryStore,
         links: Links,
         now: Callable[[], datetime],
         timezone: str = "UTC",
