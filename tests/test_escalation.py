@@ -11,7 +11,8 @@ import pytest
 
 from monitor.alerts import due_level
 from monitor.alerts.rota import Shift, on_call, parse_days, parse_hours
-from monitor.config.settings import EscalationLevel, load_config
+from monitor.config.load import load_config
+from monitor.config.settings import EscalationLevel
 from monitor.daemon.scheduler import build_scheduler
 from monitor.daemon.service import Harken
 from monitor.errors import ConfigError

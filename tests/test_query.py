@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.settings import Brand, load_config
+from monitor.config.load import load_config
+from monitor.config.settings import Brand
 from monitor.errors import ConfigError
 from monitor.mention import Mention
 from monitor.triage.query.grammar import (
