@@ -23,6 +23,13 @@ from pydantic import (
     field_validator,
 )
 
+from monitor.config.hours import (
+    EVERY_DAY,
+    WHOLE_DAY,
+    DaysField,
+    HoursField,
+    OptionalHoursField,
+)
 from monitor.duration import Duration
 from monitor.mention import Severity
 from monitor.source import SourceSettings
@@ -104,12 +111,8 @@ class AlertSettings(_Section):
     max_attempts: int = Field(default=20, gt=0)
     # Pending alerts about one story raised within this of each other go as one message.
     group_window: Duration | None = None
-    quiet_hours: str = ""  # "22:00-07:00", organisation time: non-urgent alerts wait till it ends
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet_hours(cls, hours: str) -> str:
-        return _check_with("parse_hours", hours) if hours else hours
+    # "22:00-07:00", organisation time: non-urgent alerts wait till it ends; "" means never.
+    quiet_hours: OptionalHoursField = None
 
 
 class ChannelSettings(_Section):
@@ -210,28 +213,10 @@ class TemplatesSettings(_Section):
     path: str = "templates"
 
 
-def _check_with(parser_name: str, value: str) -> str:
-    # Imported here: monitor.alerts imports this module.
-    from monitor.alerts import rota
-
-    getattr(rota, parser_name)(value)
-    return value
-
-
 class ShiftSettings(_Section):
     who: list[str] = Field(min_length=1)  # email addresses, or recipient groups
-    days: str = "mon-sun"  # "mon-fri", "sat,sun", "fri-mon"
-    hours: str = "00:00-24:00"  # "08:00-18:00"; "18:00-08:00" runs overnight
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, days: str) -> str:
-        return _check_with("parse_days", days)
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, hours: str) -> str:
-        return _check_with("parse_hours", hours)
+    days: DaysField = EVERY_DAY  # "mon-fri", "sat,sun", "fri-mon"
+    hours: HoursField = WHOLE_DAY  # "08:00-18:00"; "18:00-08:00" runs overnight
 
 
 class EscalationLevel(_Section):
