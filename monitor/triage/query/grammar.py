@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
+from monitor.errors import QueryError
+
 if TYPE_CHECKING:
     from lark import Lark, Token, Tree
 
@@ -57,23 +59,6 @@ _EXAMPLES = {
     "lang": "lang:en",
     "site": "site:example.com",
 }
-
-
-class QueryError(ValueError):
-    """A query that cannot be read, with the place in it and a caret under that place."""
-
-    def __init__(self, query: str, position: int, reason: str) -> None:
-        line_start = query.rfind("\n", 0, position) + 1
-        line_end = query.find("\n", position)
-        shown = query[line_start : line_end if line_end >= 0 else len(query)]
-        self.reason = reason
-        self.line = query.count("\n", 0, position) + 1
-        self.column = position - line_start + 1
-        where = (
-            f"line {self.line}, column {self.column}" if "\n" in query else f"column {self.column}"
-        )
-        pad = "".join(c if c == "\t" else " " for c in shown[: self.column - 1])
-        super().__init__(f"{where}: {reason}\n    {shown}\n    {pad}^")
 
 
 # ---- the tree ------------------------------------------------------------------------------
