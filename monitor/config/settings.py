@@ -20,8 +20,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from monitor.config.hours import (
     EVERY_DAY,
@@ -33,7 +36,7 @@ from monitor.config.hours import (
 from monitor.duration import Duration
 from monitor.mention import Severity
 from monitor.source import SourceSettings
-from monitor.triage.query.grammar import parse_query
+from monitor.triage.query.grammar import Query, parse_query
 
 
 def _timezone(value: object) -> object:
@@ -51,6 +54,18 @@ def _timezone(value: object) -> object:
 Timezone = Annotated[str, BeforeValidator(_timezone)]
 
 
+def _query(value: object) -> Query:
+    if isinstance(value, Query):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    # A QueryError is a ValueError: reported at the key's line, with its column and caret.
+    return Query(value, parse_query(value))
+
+
+BrandQuery = Annotated[Query, PlainValidator(_query), PlainSerializer(str)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -64,7 +79,7 @@ class Brand(_Section):
     name: str = Field(min_length=1)
     terms: list[str] = Field(min_length=1)  # what searching sources ask for; names the brand
     exclude: list[str] = []
-    query: str | None = None  # when set, it alone decides which mentions name the brand
+    query: BrandQuery | None = None  # when set, it alone decides which mentions name the brand
 
     @field_validator("terms", "exclude")
     @classmethod
@@ -72,13 +87,6 @@ class Brand(_Section):
         if any(not term.strip() for term in terms):
             raise ValueError("terms must not be empty strings")
         return terms
-
-    @field_validator("query")
-    @classmethod
-    def _readable_query(cls, query: str | None) -> str | None:
-        if query is not None:
-            parse_query(query)  # a QueryError is a ValueError: reported at the key's line
-        return query
 
 
 class StorageSettings(_Section):

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from monitor.errors import QueryError
@@ -112,6 +112,17 @@ class Near:
 Node = Term | Filter | Not | And | Or | Near
 
 
+@dataclass(frozen=True)
+class Query:
+    """A query as written, and its tree: parsed once, where the config is read."""
+
+    text: str
+    tree: Node
+
+    def __str__(self) -> str:
+        return self.text
+
+
 # ---- parsing -------------------------------------------------------------------------------
 
 
@@ -122,7 +133,6 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True)
 
 
-@lru_cache(maxsize=256)
 def parse_query(query: str) -> Node:
     """The tree of ``query``; QueryError says what is wrong and where."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput
