@@ -64,6 +64,8 @@ class Rule:
     _any: _Words | None = field(init=False, repr=False, compare=False)
     _all: _Words | None = field(init=False, repr=False, compare=False)
     _none: _Words | None = field(init=False, repr=False, compare=False)
+    _brand_keys: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+    _lang_prefixes: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Compiled once here, not per mention; object.__setattr__ because the class is frozen.
@@ -73,6 +75,10 @@ class Rule:
             ("_none", self.none_words),
         ):
             object.__setattr__(self, attribute, _Words(words) if words else None)
+        brand_keys = tuple((brand.casefold(), brand) for brand in self.brands)
+        object.__setattr__(self, "_brand_keys", brand_keys)
+        lang_prefixes = tuple((code.casefold(), code.casefold() + "-") for code in self.langs)
+        object.__setattr__(self, "_lang_prefixes", lang_prefixes)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -121,7 +127,7 @@ class Rule:
             return None
         if self.brands:
             named = {brand.casefold() for brand in brands}
-            if not (ours := [brand for brand in self.brands if brand.casefold() in named]):
+            if not (ours := [brand for key, brand in self._brand_keys if key in named]):
                 return None
             reasons.append(f"about {', '.join(ours)}")
         if self.sources:
@@ -130,8 +136,9 @@ class Rule:
             reasons.append(f"from {mention.source}")
         if self.langs:
             lang = mention.lang.casefold()
-            wanted = [code.casefold() for code in self.langs]
-            if not any(lang == code or lang.startswith(code + "-") for code in wanted):
+            if not any(
+                lang == code or lang.startswith(dialects) for code, dialects in self._lang_prefixes
+            ):
                 return None
             reasons.append(f"in language {mention.lang}")
         if self.min_followers is not None:
