@@ -45,7 +45,8 @@ from typing import Any
 
 import feedparser
 
-from monitor.config.settings import RulesSettings, load_config
+from monitor.config.load import load_config
+from monitor.config.settings import RulesSettings
 from monitor.daemon.poll import PollSummary
 from monitor.daemon.service import Harken
 from monitor.mail.mailer import FolderMailer

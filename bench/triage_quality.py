@@ -39,7 +39,7 @@ from pathlib import Path
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from monitor.config.settings import load_config
+from monitor.config.load import load_config
 from monitor.daemon import wiring
 from monitor.triage.jsonl import triage_lines
 from monitor.triage.verdict import Triage

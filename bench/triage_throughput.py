@@ -38,7 +38,7 @@ from typing import Any
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 import monitor
-from monitor.config.settings import load_config
+from monitor.config.load import load_config
 from monitor.daemon import wiring
 from monitor.triage.jsonl import read_mention, verdict_line
 from monitor.triage.verdict import Triage

@@ -1,11 +1,17 @@
 """Harken's errors. Library exceptions are translated into these at the edge.
 
 HarkenError                 anything Harken reports to a person
-├── ConfigError             config.toml is missing, unreadable or invalid
-├── RulesError              a rule file is invalid; carries every Problem found
+├── ProblemsError           a file people edit has problems; carries every Problem found
+│   ├── ConfigError         config.toml is missing, unreadable or invalid
+│   └── RulesError          a rule file is invalid
+├── QueryError              a brand query cannot be read; also a ValueError, for pydantic
 ├── SourceError             one source failed one poll; the others go on
 │   ├── NotConfigured       a source declines to start (e.g. missing credentials)
+│   ├── AccessDenied        the platform refused our credentials (401/403)
+│   ├── SourceGone          the platform says the endpoint is gone for good (410)
+│   ├── BadPayload          the response was not in the documented shape
 │   └── FetchError          the HTTP fetch failed (timeout, status, size cap)
+│       └── RateLimited     the platform asked us to wait
 ├── StorageError            the database refused an operation
 │   └── DatabaseUnavailable locked or unreachable for now; retrying will do
 └── DeliveryError           an alert or digest could not be handed to a channel
@@ -53,6 +59,26 @@ class ConfigError(ProblemsError):
 
 class RulesError(ProblemsError):
     """One or more rule files are invalid."""
+
+
+class QueryError(HarkenError, ValueError):
+    """A query that cannot be read, with the place in it and a caret under that place.
+
+    A ValueError too: config validation reports it at the query key's line like any bad value.
+    """
+
+    def __init__(self, query: str, position: int, reason: str) -> None:
+        line_start = query.rfind("\n", 0, position) + 1
+        line_end = query.find("\n", position)
+        shown = query[line_start : line_end if line_end >= 0 else len(query)]
+        self.reason = reason
+        self.line = query.count("\n", 0, position) + 1
+        self.column = position - line_start + 1
+        where = (
+            f"line {self.line}, column {self.column}" if "\n" in query else f"column {self.column}"
+        )
+        pad = "".join(c if c == "\t" else " " for c in shown[: self.column - 1])
+        super().__init__(f"{where}: {reason}\n    {shown}\n    {pad}^")
 
 
 class SourceError(HarkenError):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.settings import load_config
+from monitor.config.load import load_config
 from monitor.daemon.service import Harken
 from tests.harness import Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts import DeliveryReport, deliver_pending
-from monitor.config.settings import Config, Settings, load_config
+from monitor.config.load import load_config
+from monitor.config.settings import Config, Settings
 from monitor.errors import ConfigError
 from monitor.mail.mailer import Mailer
 from monitor.mail.templates import Templates

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.settings import Config, config_path, load_config
+from monitor.config.load import config_path, load_config
+from monitor.config.settings import Config
 from monitor.errors import ConfigError
 from monitor.source import source_kinds
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.settings import Config, Settings, load_config
+from monitor.config.load import load_config
+from monitor.config.settings import Config, Settings
 from monitor.daemon.scheduler import build_scheduler
 from monitor.daemon.service import Harken
 from monitor.digest import (

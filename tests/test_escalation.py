@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts import due_level
-from monitor.alerts.rota import Shift, on_call, parse_days, parse_hours
-from monitor.config.settings import EscalationLevel, load_config
+from monitor.alerts.rota import Shift, on_call
+from monitor.config.hours import parse_days, parse_hours
+from monitor.config.load import load_config
+from monitor.config.settings import EscalationLevel
 from monitor.daemon.scheduler import build_scheduler
 from monitor.daemon.service import Harken
 from monitor.errors import ConfigError
@@ -290,20 +292,21 @@ def test_groups_a_rule_names_hear_of_it_beside_the_person_on_shift(
 
 
 def test_shifts_read_days_and_hours_as_people_write_them() -> None:
-    assert parse_days("mon-fri") == {0, 1, 2, 3, 4}
-    assert parse_days("sat,sun") == {5, 6}
-    assert parse_days("fri-mon") == {4, 5, 6, 0}
-    assert parse_days("Monday") == {0}
-    assert parse_hours("08:00-18:00") == (480, 1080)
-    assert parse_hours("00:00-24:00") == (0, 1440)
-    night = Shift.parse(["bob"], "fri", "22:00-06:00")
+    assert parse_days("mon-fri").weekdays == {0, 1, 2, 3, 4}
+    assert parse_days("sat,sun").weekdays == {5, 6}
+    assert parse_days("fri-mon").weekdays == {4, 5, 6, 0}
+    assert parse_days("Monday").weekdays == {0}
+    office, whole_day = parse_hours("08:00-18:00"), parse_hours("00:00-24:00")
+    assert (office.start, office.end) == (480, 1080)
+    assert (whole_day.start, whole_day.end) == (0, 1440)
+    night = Shift(("bob",), parse_days("fri"), parse_hours("22:00-06:00"))
     london = "Europe/London"
     saturday_3am = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
     monday_3am = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
     assert on_call([night], saturday_3am, london) == ["bob"]
     assert on_call([night], monday_3am, london) == []
     # In summer London is an hour ahead: 07:30 UTC is 08:30 there.
-    day = Shift.parse(["alice"], "mon-fri", "08:00-18:00")
+    day = Shift(("alice",), parse_days("mon-fri"), office)
     assert on_call([day], datetime(2026, 7, 1, 7, 30, tzinfo=UTC), london) == ["alice"]
     assert on_call([day], datetime(2026, 7, 1, 6, 30, tzinfo=UTC), london) == []
 

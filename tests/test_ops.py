@@ -15,7 +15,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.config.settings import load_config
+from monitor.config.load import load_config
 from monitor.daemon.scheduler import scheduler_alive
 from monitor.daemon.service import Harken
 from monitor.daemon.web import LinkServer, serve_links

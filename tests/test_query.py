@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.settings import Brand, load_config
-from monitor.errors import ConfigError
+from monitor.config.load import load_config
+from monitor.config.settings import Brand
+from monitor.errors import ConfigError, QueryError
 from monitor.mention import Mention
 from monitor.triage.query.grammar import (
     And,
@@ -17,7 +18,6 @@ from monitor.triage.query.grammar import (
     Node,
     Not,
     Or,
-    QueryError,
     Term,
     parse_query,
 )

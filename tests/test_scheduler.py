@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from monitor.config.settings import load_config
+from monitor.config.load import load_config
 from monitor.daemon.scheduler import build_scheduler
 from monitor.daemon.service import Harken
 from tests.harness import Harness

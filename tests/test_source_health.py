@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.settings import load_config
+from monitor.config.load import load_config
 from monitor.daemon.service import Harken
 from monitor.source import Source
 from tests.harness import Clock, Harness, rss_feed

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.triage.spikes import Sighting, SpikeWatch, detect
+from monitor.triage.spikes import FiredMention, SpikeWatch, detect
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 WATCH = SpikeWatch(window=timedelta(hours=1), baseline=timedelta(days=7), factor=3, min_count=10)
 
 
-def steady(per_hour: int, negative: bool = False) -> list[Sighting]:
+def steady(per_hour: int, negative: bool = False) -> list[FiredMention]:
     """A week of mentions at an even rate, ending where the window starts."""
     start = NOW - timedelta(hours=1) - timedelta(days=7)
     step = timedelta(hours=1) / per_hour
     count = per_hour * 24 * 7
-    return [Sighting(start + step * n, negative, f"usual {n}", "") for n in range(count)]
+    return [FiredMention(start + step * n, negative, f"usual {n}", "") for n in range(count)]
 
 
-def burst(count: int, negative: bool = True) -> list[Sighting]:
+def burst(count: int, negative: bool = True) -> list[FiredMention]:
     return [
-        Sighting(
+        FiredMention(
             NOW - timedelta(minutes=59) + timedelta(seconds=n),
             negative,
             f"pile-on {n}",

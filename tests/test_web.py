@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from monitor.alerts import Links, configured_links
-from monitor.config.settings import WebSettings, load_config
+from monitor.config.load import load_config
+from monitor.config.settings import WebSettings
 from monitor.daemon.web import LinkEndpoint, LinkServer
 from monitor.errors import ConfigError
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict

@@ -73,7 +73,7 @@ def first_recipients(
     rota = settings.oncall
     if not (urgent and rota.shifts):
         return config.addresses(groups)
-    shifts = [Shift.parse(shift.who, shift.days, shift.hours) for shift in rota.shifts]
+    shifts = [Shift(tuple(shift.who), shift.days, shift.hours) for shift in rota.shifts]
     who = on_call(shifts, now, rota.timezone or settings.organisation.timezone)
     if not who:
         return config.addresses(groups)

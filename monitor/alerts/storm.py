@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import escape
 
-from monitor.alerts.rota import parse_hours
+from monitor.config.hours import Hours
 from monitor.mail.mailer import Email, clean_header
 from monitor.mention import Severity
 from monitor.storage import PendingAlert
@@ -17,16 +17,9 @@ from monitor.urls import canonical_url
 _LISTED = 20  # a grouped message lists this many of its mentions, then says how many more
 
 
-def in_quiet_hours(quiet_hours: str, timezone: str, now: datetime) -> bool:
-    """Whether ``now`` falls in ``quiet_hours`` ("22:00-07:00", overnight allowed) in ``timezone``."""
-    if not quiet_hours:
-        return False
-    start, end = parse_hours(quiet_hours)
-    local = now.astimezone(ZoneInfo(timezone))
-    minute = local.hour * 60 + local.minute
-    if start < end:
-        return start <= minute < end
-    return minute >= start or minute < end
+def in_quiet_hours(quiet_hours: Hours | None, timezone: str, now: datetime) -> bool:
+    """Whether ``now`` falls in ``quiet_hours`` (overnight allowed), read in ``timezone``."""
+    return quiet_hours is not None and quiet_hours.contains(now.astimezone(ZoneInfo(timezone)))
 
 
 def is_held(alert: PendingAlert, quiet: bool) -> bool:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from monitor.config.settings import Config, config_path, load_config
+from monitor.config.load import config_path, load_config
+from monitor.config.settings import Config
 from monitor.daemon import logs, wiring
 from monitor.duration import parse_duration
 from monitor.errors import ConfigError, HarkenError, ProblemsError

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.config.settings import Config, load_config
+from monitor.config.load import load_config
+from monitor.config.settings import Config
 from monitor.daemon import wiring
 from monitor.errors import DeliveryError, HarkenError, NotConfigured
 from monitor.mail.mailer import Mailer

@@ -1,4 +1,7 @@
-"""config.toml -> validated, frozen Settings. Secrets are named here and read from the environment."""
+"""What config.toml may say, as frozen pydantic models, and the Config built from them.
+
+Secrets are named here and read from the environment; ``monitor.config.load`` reads the file.
+"""
 
 from __future__ import annotations
 
@@ -17,24 +20,23 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
+    PlainSerializer,
+    PlainValidator,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from monitor.config.positions import (
-    KeyPath,
-    key_positions,
-    line_of,
-    parse_toml,
-    validation_problems,
+from monitor.config.hours import (
+    EVERY_DAY,
+    WHOLE_DAY,
+    DaysField,
+    HoursField,
+    OptionalHoursField,
 )
 from monitor.duration import Duration
-from monitor.errors import ConfigError, Problem, ProblemsError
 from monitor.mention import Severity
-from monitor.source import SourceSettings, kind_names, source_kind
-from monitor.triage.query.grammar import parse_query
-
-DEFAULT_CONFIG = "config.toml"
+from monitor.source import SourceSettings
+from monitor.triage.query.grammar import Query, parse_query
 
 
 def _timezone(value: object) -> object:
@@ -52,6 +54,18 @@ def _timezone(value: object) -> object:
 Timezone = Annotated[str, BeforeValidator(_timezone)]
 
 
+def _query(value: object) -> Query:
+    if isinstance(value, Query):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    # A QueryError is a ValueError: reported at the key's line, with its column and caret.
+    return Query(value, parse_query(value))
+
+
+BrandQuery = Annotated[Query, PlainValidator(_query), PlainSerializer(str)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -65,7 +79,7 @@ class Brand(_Section):
     name: str = Field(min_length=1)
     terms: list[str] = Field(min_length=1)  # what searching sources ask for; names the brand
     exclude: list[str] = []
-    query: str | None = None  # when set, it alone decides which mentions name the brand
+    query: BrandQuery | None = None  # when set, it alone decides which mentions name the brand
 
     @field_validator("terms", "exclude")
     @classmethod
@@ -73,13 +87,6 @@ class Brand(_Section):
         if any(not term.strip() for term in terms):
             raise ValueError("terms must not be empty strings")
         return terms
-
-    @field_validator("query")
-    @classmethod
-    def _readable_query(cls, query: str | None) -> str | None:
-        if query is not None:
-            parse_query(query)  # a QueryError is a ValueError: reported at the key's line
-        return query
 
 
 class StorageSettings(_Section):
@@ -112,12 +119,8 @@ class AlertSettings(_Section):
     max_attempts: int = Field(default=20, gt=0)
     # Pending alerts about one story raised within this of each other go as one message.
     group_window: Duration | None = None
-    quiet_hours: str = ""  # "22:00-07:00", organisation time: non-urgent alerts wait till it ends
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet_hours(cls, hours: str) -> str:
-        return _check_with("parse_hours", hours) if hours else hours
+    # "22:00-07:00", organisation time: non-urgent alerts wait till it ends; "" means never.
+    quiet_hours: OptionalHoursField = None
 
 
 class ChannelSettings(_Section):
@@ -218,28 +221,10 @@ class TemplatesSettings(_Section):
     path: str = "templates"
 
 
-def _check_with(parser_name: str, value: str) -> str:
-    # Imported here: monitor.alerts imports this module.
-    from monitor.alerts import rota
-
-    getattr(rota, parser_name)(value)
-    return value
-
-
 class ShiftSettings(_Section):
     who: list[str] = Field(min_length=1)  # email addresses, or recipient groups
-    days: str = "mon-sun"  # "mon-fri", "sat,sun", "fri-mon"
-    hours: str = "00:00-24:00"  # "08:00-18:00"; "18:00-08:00" runs overnight
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, days: str) -> str:
-        return _check_with("parse_days", days)
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, hours: str) -> str:
-        return _check_with("parse_hours", hours)
+    days: DaysField = EVERY_DAY  # "mon-fri", "sat,sun", "fri-mon"
+    hours: HoursField = WHOLE_DAY  # "08:00-18:00"; "18:00-08:00" runs overnight
 
 
 class EscalationLevel(_Section):
@@ -403,184 +388,3 @@ class Config:
             for address in self.settings.recipients.get(group, []):
                 found[address] = None
         return list(found)
-
-
-def config_path(explicit: str | None) -> Path:
-    """--config wins, then HARKEN_CONFIG, then ./config.toml."""
-    return Path(explicit or os.environ.get("HARKEN_CONFIG") or DEFAULT_CONFIG)
-
-
-def load_config(path: Path) -> Config:
-    """Read and validate config.toml; raise ConfigError listing every problem with its line."""
-    shown = str(path)
-    try:
-        # utf-8-sig: Windows editors like to start the file with a byte-order mark.
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise ConfigError(
-            [Problem(shown, 0, f"cannot read the config file: {error.strerror}")]
-        ) from None
-    except UnicodeDecodeError as error:
-        line = error.object[: error.start].count(b"\n") + 1
-        raise ConfigError(
-            [Problem(shown, line, "the file is not UTF-8 text; save it as UTF-8")]
-        ) from None
-    try:
-        raw = parse_toml(text, shown)
-    except ProblemsError as error:
-        raise ConfigError(error.problems) from None
-    positions = key_positions(text)
-    problems: list[Problem] = []
-    settings: Settings | None = None
-    try:
-        settings = Settings.model_validate(raw)
-    except ValidationError as error:
-        problems += validation_problems(error, Settings, positions, shown)
-
-    sources: dict[str, SourceSettings] = {}
-    tables = raw.get("sources")
-    for name, table in (tables if isinstance(tables, dict) else {}).items():
-        if not isinstance(table, dict):
-            continue  # already reported by the Settings model
-        kind = source_kind(str(table.get("type", "")))
-        if kind is None:
-            line, column = line_of(positions, ("sources", name, "type"))
-            known = ", ".join(kind_names()) or "none installed"
-            if "type" in table:
-                message = (
-                    f'sources.{name}: unknown type "{table["type"]}"; installed kinds: {known}'
-                )
-            else:
-                message = f'missing required key "sources.{name}.type"; installed kinds: {known}'
-            problems.append(Problem(shown, line, message, column))
-            continue
-        try:
-            sources[name] = kind.Settings.model_validate(table)
-        except ValidationError as error:
-            problems += validation_problems(
-                error, kind.Settings, positions, shown, ("sources", name)
-            )
-
-    if settings is not None:
-        groups = set(settings.recipients)
-        for key, field, named in (
-            ("alerts", "notify", settings.alerts.notify),
-            ("digest", "to", settings.digest.to),
-            ("health", "notify", settings.health.notify),
-        ):
-            written = (key, field) in positions
-            line, column = line_of(positions, (key, field)) if written else (0, 0)
-            default = "" if written else f" (the default of {key}.{field})"
-            problems += [
-                Problem(
-                    shown,
-                    line,
-                    f'{key}.{field}: unknown recipient group "{group}"{default}; define it under [recipients]',
-                    column,
-                )
-                for group in named
-                if group not in groups
-            ]
-        problems += _oncall_group_problems(settings, positions, shown)
-        problems += _channel_group_problems(settings, positions, shown)
-        problems += _digests_problems(settings, positions, shown)
-    if problems or settings is None:
-        raise ConfigError(sorted(problems, key=lambda problem: problem.line))
-    return Config(settings, sources, path.resolve())
-
-
-def _oncall_group_problems(
-    settings: Settings, positions: dict[KeyPath, tuple[int, int]], shown: str
-) -> list[Problem]:
-    """Escalation levels name recipient groups; shift entries without an @ must be groups too."""
-    groups = set(settings.recipients)
-    named = [
-        (("oncall", "levels", index, "notify"), group)
-        for index, level in enumerate(settings.oncall.levels)
-        for group in level.notify
-    ] + [
-        (("oncall", "shifts", index, "who"), who)
-        for index, shift in enumerate(settings.oncall.shifts)
-        for who in shift.who
-        if "@" not in who
-    ]
-    problems = []
-    for path, group in named:
-        if group in groups:
-            continue
-        line, column = line_of(positions, path)
-        key = f"oncall.{path[1]}[{path[2]}].{path[3]}"
-        problems.append(
-            Problem(
-                shown,
-                line,
-                f'{key}: unknown recipient group "{group}"; define it under [recipients], or give an email address',
-                column,
-            )
-        )
-    return problems
-
-
-def _channel_group_problems(
-    settings: Settings, positions: dict[KeyPath, tuple[int, int]], shown: str
-) -> list[Problem]:
-    """Channels name the recipient groups whose alerts they carry; each must exist."""
-    groups = set(settings.recipients)
-    problems = []
-    for name, channel in settings.channels.items():
-        line, column = line_of(positions, ("channels", name, "notify"))
-        problems += [
-            Problem(
-                shown,
-                line,
-                f'channels.{name}.notify: unknown recipient group "{group}"; define it under [recipients]',
-                column,
-            )
-            for group in channel.notify
-            if group not in groups
-        ]
-    return problems
-
-
-def _digests_problems(
-    settings: Settings, positions: dict[KeyPath, tuple[int, int]], shown: str
-) -> list[Problem]:
-    """Unknown groups in [[digests]] tables, and two tables that would share one watermark."""
-    problems = []
-    groups = set(settings.recipients)
-    seen: dict[str, int] = {}
-    for index, more in enumerate(settings.digests):
-        line, column = line_of(positions, ("digests", index, "to"))
-        problems += [
-            Problem(
-                shown,
-                line,
-                f'digests.{index}.to: unknown recipient group "{group}"; define it under [recipients]',
-                column,
-            )
-            for group in more.to
-            if group not in groups
-        ]
-        key = more.name or "+".join(more.to)
-        if key == "default":
-            line, column = line_of(positions, ("digests", index))
-            problems.append(
-                Problem(
-                    shown,
-                    line,
-                    f'digests.{index}: "default" names the [digest] section; give this table a name = "…"',
-                    column,
-                )
-            )
-        if key in seen:
-            line, column = line_of(positions, ("digests", index))
-            problems.append(
-                Problem(
-                    shown,
-                    line,
-                    f'digests.{index}: another [[digests]] table (digests.{seen[key]}) is also called "{key}"; give each a different name = "…", so each keeps its own watermark',
-                    column,
-                )
-            )
-        seen.setdefault(key, index)
-    return problems

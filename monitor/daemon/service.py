@@ -34,7 +34,7 @@ from monitor.mail.templates import Templates
 from monitor.mention import Cursor
 from monitor.source import Source, run_here
 from monitor.storage import SourceHealth, Storage
-from monitor.triage.spikes import Sighting, detect
+from monitor.triage.spikes import FiredMention, detect
 
 log = logging.getLogger("harken")
 
@@ -223,7 +223,7 @@ class Harken:
             for rule in watched:
                 assert rule.spike is not None
                 sightings = [
-                    Sighting(entry.stored_at, entry.negative, entry.title, entry.url)
+                    FiredMention(entry.stored_at, entry.negative, entry.title, entry.url)
                     for entry in fired
                     if rule.name in entry.rules
                 ]

@@ -22,7 +22,7 @@ class SpikeWatch:
 
 
 @dataclass(frozen=True)
-class Sighting:
+class FiredMention:
     """One stored mention the rule fired on."""
 
     at: datetime
@@ -36,7 +36,7 @@ class Spike:
     count: int
     usual: float  # the baseline level scaled to one window (count), or the baseline share
     level: float  # this window's count or negative share
-    examples: tuple[Sighting, ...]
+    examples: tuple[FiredMention, ...]
 
     def describe(self, rule: str, watch: SpikeWatch) -> str:
         if watch.measure == "count":
@@ -54,7 +54,7 @@ class Spike:
 
 
 def detect(
-    watch: SpikeWatch, sightings: Sequence[Sighting], now: datetime, examples: int = 5
+    watch: SpikeWatch, sightings: Sequence[FiredMention], now: datetime, examples: int = 5
 ) -> Spike | None:
     """The spike in the window ending ``now``, if the rule's mentions exceed their usual level."""
     window_start = now - watch.window

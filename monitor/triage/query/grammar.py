@@ -12,8 +12,10 @@ import re
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from monitor.errors import QueryError
 
 if TYPE_CHECKING:
     from lark import Lark, Token, Tree
@@ -57,23 +59,6 @@ _EXAMPLES = {
     "lang": "lang:en",
     "site": "site:example.com",
 }
-
-
-class QueryError(ValueError):
-    """A query that cannot be read, with the place in it and a caret under that place."""
-
-    def __init__(self, query: str, position: int, reason: str) -> None:
-        line_start = query.rfind("\n", 0, position) + 1
-        line_end = query.find("\n", position)
-        shown = query[line_start : line_end if line_end >= 0 else len(query)]
-        self.reason = reason
-        self.line = query.count("\n", 0, position) + 1
-        self.column = position - line_start + 1
-        where = (
-            f"line {self.line}, column {self.column}" if "\n" in query else f"column {self.column}"
-        )
-        pad = "".join(c if c == "\t" else " " for c in shown[: self.column - 1])
-        super().__init__(f"{where}: {reason}\n    {shown}\n    {pad}^")
 
 
 # ---- the tree ------------------------------------------------------------------------------
@@ -127,6 +112,17 @@ class Near:
 Node = Term | Filter | Not | And | Or | Near
 
 
+@dataclass(frozen=True)
+class Query:
+    """A query as written, and its tree: parsed once, where the config is read."""
+
+    text: str
+    tree: Node
+
+    def __str__(self) -> str:
+        return self.text
+
+
 # ---- parsing -------------------------------------------------------------------------------
 
 
@@ -137,7 +133,6 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True)
 
 
-@lru_cache(maxsize=256)
 def parse_query(query: str) -> Node:
     """The tree of ``query``; QueryError says what is wrong and where."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput

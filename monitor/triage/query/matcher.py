@@ -31,7 +31,6 @@ from monitor.triage.query.grammar import (
     Or,
     Term,
     all_terms,
-    parse_query,
     positive_terms,
 )
 
@@ -197,7 +196,7 @@ class BrandMatcher:
         for brand in brands:
             if brand.query is None:
                 continue
-            node = parse_query(brand.query)
+            node = brand.query.tree
             exclude = [Term(tuple(_key(phrase).split())) for phrase in brand.exclude]
             for term in [*all_terms(node), *exclude]:
                 self._terms.setdefault(term, len(self._terms))

@@ -15,10 +15,19 @@ from collections.abc import Collection
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeGuard
+from typing import Annotated, Any, Literal, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from monitor.config.hours import Days, HoursField, all_days, parse_days
 from monitor.config.positions import (
     KeyPath,
     key_positions,
@@ -29,7 +38,7 @@ from monitor.config.positions import (
 from monitor.duration import Duration
 from monitor.errors import Problem, ProblemsError, RulesError
 from monitor.mention import Severity
-from monitor.triage.rules.model import WEEKDAYS, Rule, RuleSet, parse_hours
+from monitor.triage.rules.model import Rule, RuleSet
 from monitor.triage.spikes import SpikeWatch
 
 Positions = dict[KeyPath, tuple[int, int]]
@@ -40,7 +49,6 @@ _LISTS = (
     "none_words",
     "sources",
     "langs",
-    "days",
     "has_tags",
     "tags",
     "notify",
@@ -65,6 +73,17 @@ class _SpikeTable(BaseModel):
     measure: Literal["count", "negative_share"] = "count"
 
 
+def _rule_days(value: object) -> Days | None:
+    """``days = ["sat", "sun"]``: each entry a day or a range of days, as config shifts write them."""
+    if not isinstance(value, list):
+        raise PydanticCustomError("list_type", "Input should be a valid list")
+    if not all(isinstance(entry, str) for entry in value):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    if any(not entry.strip() for entry in value):
+        raise ValueError('has an empty entry ""; remove it')
+    return all_days(parse_days(entry.strip()) for entry in value)
+
+
 class _RuleTable(BaseModel):
     """One ``[[rule]]`` table as written; strict, so "0.5" in quotes is not quietly a number."""
 
@@ -82,8 +101,8 @@ class _RuleTable(BaseModel):
     langs: list[str] = []
     min_followers: int | None = Field(default=None, ge=0)
     min_engagement: int | None = Field(default=None, ge=0)
-    hours: str | None = None
-    days: list[str] = []
+    hours: HoursField | None = None
+    days: Annotated[Days | None, PlainValidator(_rule_days)] = None
     has_tags: list[str] = []
     severity: Severity | None = Field(default=None, strict=False)
     overrides: bool = False
@@ -93,21 +112,6 @@ class _RuleTable(BaseModel):
     reply: str | None = None
     spike: _SpikeTable | None = None
 
-    @field_validator("hours")
-    @classmethod
-    def _span(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_hours(value)
-        return value
-
-    @field_validator("days")
-    @classmethod
-    def _weekdays(cls, value: list[str]) -> list[str]:
-        wrong = [day for day in value if day.strip().lower()[:3] not in WEEKDAYS]
-        if wrong:
-            raise ValueError(f'unknown day "{wrong[0]}"; write mon, tue, wed, thu, fri, sat or sun')
-        return value
-
     @field_validator("name", "description")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -115,7 +119,7 @@ class _RuleTable(BaseModel):
             raise ValueError("must not be empty")
         return value.strip()
 
-    @field_validator(*_LISTS, mode="before")
+    @field_validator(*_LISTS, "days", mode="before")
     @classmethod
     def _bracketed(cls, value: object) -> object:
         if isinstance(value, str):
@@ -265,9 +269,10 @@ class _Loader:
             for problem in validation_problems(error, _RuleTable, local, shown):
                 problems.append(replace(problem, message=label + problem.message))
             return
-        values: dict[str, Any] = model.model_dump()
+        # The model's own values, not a dump: hours and days stay the parsed Hours and Days.
+        values: dict[str, Any] = dict(model)
         values.update({key: tuple(values[key]) for key in _LISTS})
-        values["spike"] = SpikeWatch(**values["spike"]) if values["spike"] else None
+        values["spike"] = SpikeWatch(**model.spike.model_dump()) if model.spike else None
         self.rules.append(Rule(path=shown, line=header[0], **values))
 
 

@@ -6,11 +6,11 @@ Rule files are read by ``monitor.triage.rules.files``; this module only knows wh
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 
+from monitor.config.hours import Days, Hours
 from monitor.mention import Mention, Sentiment, Severity
 from monitor.triage.rules.phrases import PhraseIndex, phrase_key, tokens
 from monitor.triage.spikes import SpikeWatch
@@ -49,8 +49,8 @@ class Rule:
     langs: tuple[str, ...] = ()
     min_followers: int | None = None
     min_engagement: int | None = None
-    hours: str | None = None  # "22:00-06:00" in the organisation's timezone
-    days: tuple[str, ...] = ()  # "mon" … "sun"
+    hours: Hours | None = None  # "22:00-06:00" in the organisation's timezone
+    days: Days | None = None  # ["sat", "sun"], in the organisation's timezone
     has_tags: tuple[str, ...] = ()  # tags set by rules read earlier
     severity: Severity | None = None
     overrides: bool = False  # this rule's severity wins even when another is more severe
@@ -64,6 +64,8 @@ class Rule:
     _any: _Words | None = field(init=False, repr=False, compare=False)
     _all: _Words | None = field(init=False, repr=False, compare=False)
     _none: _Words | None = field(init=False, repr=False, compare=False)
+    _brand_keys: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+    _lang_prefixes: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Compiled once here, not per mention; object.__setattr__ because the class is frozen.
@@ -73,6 +75,10 @@ class Rule:
             ("_none", self.none_words),
         ):
             object.__setattr__(self, attribute, _Words(words) if words else None)
+        brand_keys = tuple((brand.casefold(), brand) for brand in self.brands)
+        object.__setattr__(self, "_brand_keys", brand_keys)
+        lang_prefixes = tuple((code.casefold(), code.casefold() + "-") for code in self.langs)
+        object.__setattr__(self, "_lang_prefixes", lang_prefixes)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -121,7 +127,7 @@ class Rule:
             return None
         if self.brands:
             named = {brand.casefold() for brand in brands}
-            if not (ours := [brand for brand in self.brands if brand.casefold() in named]):
+            if not (ours := [brand for key, brand in self._brand_keys if key in named]):
                 return None
             reasons.append(f"about {', '.join(ours)}")
         if self.sources:
@@ -130,8 +136,9 @@ class Rule:
             reasons.append(f"from {mention.source}")
         if self.langs:
             lang = mention.lang.casefold()
-            wanted = [code.casefold() for code in self.langs]
-            if not any(lang == code or lang.startswith(code + "-") for code in wanted):
+            if not any(
+                lang == code or lang.startswith(dialects) for code, dialects in self._lang_prefixes
+            ):
                 return None
             reasons.append(f"in language {mention.lang}")
         if self.min_followers is not None:
@@ -148,14 +155,12 @@ class Rule:
             reasons.append(
                 f"{engagement:,.0f} likes, shares and replies (at least {self.min_engagement:,})"
             )
-        if self.hours or self.days:
+        if self.hours is not None or self.days is not None:
             if local is None:
                 return None  # no publication time: a time-of-day rule cannot say it applies
-            if self.hours and not _within(parse_hours(self.hours), local.time()):
+            if self.hours is not None and not self.hours.contains(local):
                 return None
-            if self.days and WEEKDAYS[local.weekday()] not in {
-                day.lower()[:3] for day in self.days
-            }:
+            if self.days is not None and not self.days.contains(local):
                 return None
             reasons.append(f"posted {local:%a %H:%M}")
         if self.has_tags:
@@ -166,30 +171,6 @@ class Rule:
 
 
 ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "score", "comments")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-
-
-def parse_hours(text: str) -> tuple[time, time]:
-    """ "22:00-06:00" -> (22:00, 06:00); a span may wrap past midnight."""
-    match = _CLOCK.match(text)
-    if (
-        not match
-        or int(match[1]) > 23
-        or int(match[3]) > 24
-        or int(match[2]) > 59
-        or int(match[4]) > 59
-    ):
-        raise ValueError(f'"{text}" is not a span of hours; write it like "22:00-06:00"')
-    end = time(0, 0) if int(match[3]) == 24 else time(int(match[3]), int(match[4]))
-    return time(int(match[1]), int(match[2])), end
-
-
-def _within(span: tuple[time, time], moment: time) -> bool:
-    start, end = span
-    if start <= end:
-        return start <= moment < end
-    return moment >= start or moment < end
 
 
 def _quoted(words: Iterable[str]) -> str:

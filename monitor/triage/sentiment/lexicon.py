@@ -57,7 +57,7 @@ def token_keys(sentence: str, lowered: list[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Term:
+class LexiconEntry:
     """One entry of the lexicon file."""
 
     text: str
@@ -81,7 +81,9 @@ class TermMatcher:
     clause (",", ";", ":", "!", "?", "."), so "still, no" is not "still no".
     """
 
-    def __init__(self, terms: Sequence[Term], paths: Sequence[Sequence[tuple[str, ...]]]) -> None:
+    def __init__(
+        self, terms: Sequence[LexiconEntry], paths: Sequence[Sequence[tuple[str, ...]]]
+    ) -> None:
         self.terms = tuple(terms)
         self._root = _Node()
         for index, alternatives in enumerate(paths):
@@ -186,7 +188,7 @@ def load_lexicon(path: Path = DEFAULT_LEXICON) -> Lexicon:
     if problems:
         raise RulesError(sorted(problems, key=lambda p: (p.line, p.column or 0)))
     words: dict[str, float] = {}
-    marked: list[Term] = []
+    marked: list[LexiconEntry] = []
     marked_paths: list[list[tuple[str, ...]]] = []
     for term, alternatives in zip(terms, paths, strict=True):
         if _vader_word(term, alternatives):
@@ -198,7 +200,7 @@ def load_lexicon(path: Path = DEFAULT_LEXICON) -> Lexicon:
     return Lexicon(shown, words, TermMatcher(marked, marked_paths))
 
 
-def _vader_word(term: Term, alternatives: list[tuple[str, ...]]) -> bool:
+def _vader_word(term: LexiconEntry, alternatives: list[tuple[str, ...]]) -> bool:
     """Whether VADER itself can score the term: one word of its kind that a "not" turns around.
 
     VADER looks up a word of two letters or fewer only when it stands bare ("tf" but not "tf?"),
@@ -266,8 +268,8 @@ def _terms(
     positions: dict[KeyPath, tuple[int, int]],
     shown: str,
     problems: list[Problem],
-) -> tuple[list[Term], list[list[tuple[str, ...]]]]:
-    terms: list[Term] = []
+) -> tuple[list[LexiconEntry], list[list[tuple[str, ...]]]]:
+    terms: list[LexiconEntry] = []
     paths: list[list[tuple[str, ...]]] = []
     if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
         line, column = line_of(positions, ("term",))
@@ -309,7 +311,7 @@ def _terms(
             message = "valence 0 only silences one of VADER's own words; give a phrase a valence"
             problems.append(Problem(shown, line, label + message, column))
             continue
-        terms.append(Term(model.text, model.valence, model.why, model.negation, header[0]))
+        terms.append(LexiconEntry(model.text, model.valence, model.why, model.negation, header[0]))
         paths.append(alternatives)
     return terms, paths
 
