@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import ssl
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -13,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpcore
 import httpx
 
 from monitor.errors import AccessDenied, BadPayload, FetchError, RateLimited, SourceGone
+from monitor.transport import Deadline, DeadlineTransport
 
 USER_AGENT = "Harken/0.1 (+https://github.com/harken-monitor/harken; brand monitoring)"
 
@@ -53,9 +51,9 @@ class Fetcher:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.clock = clock  # wall time, for rate-limit reset times given as dates
-        self._deadline = _Deadline()
+        self._deadline = Deadline()
         self._client = httpx.Client(
-            transport=_transport_with_deadline(self._deadline),
+            transport=DeadlineTransport(self._deadline),
             timeout=httpx.Timeout(timeout),
             follow_redirects=True,
             max_redirects=max_redirects,
@@ -187,98 +185,6 @@ class _Decoder:
             raise FetchError(f"{self.url}: the {self.encoding} body is corrupt: {error}") from None
         self._started = True
         return decoded
-
-
-class _Deadline(threading.local):
-    """When the fetch under way in this thread must be over (time.monotonic), if one is."""
-
-    at: float | None = None
-
-    def clamp(self, timeout: float | None, expired: type[Exception]) -> float | None:
-        """``timeout`` shortened to the time left; ``expired`` raised when none is."""
-        if self.at is None:
-            return timeout
-        left = self.at - time.monotonic()
-        if left <= 0:
-            raise expired("the fetch ran out of time")
-        return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every wait ends at the deadline of the fetch using it."""
-
-    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline) -> None:
-        self._stream = stream
-        self._deadline = deadline
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, self._deadline.clamp(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, self._deadline.clamp(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        wait = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(
-            self._stream.start_tls(ssl_context, server_hostname, wait), self._deadline
-        )
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, deadline: _Deadline) -> None:
-        self._backend = httpcore.SyncBackend()
-        self._deadline = deadline
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        wait = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_tcp(host, port, wait, local_address, socket_options)
-        return _DeadlineStream(stream, self._deadline)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        wait = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_unix_socket(path, wait, socket_options)
-        return _DeadlineStream(stream, self._deadline)
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-def _transport_with_deadline(deadline: _Deadline) -> httpx.HTTPTransport:
-    """httpx's transport, its sockets' waits cut at ``deadline``.
-
-    httpx has per-read timeouts only, and a server sending its headers a byte a second never
-    trips one. httpx takes no network backend, but the httpcore pool under it does.
-    """
-    transport = httpx.HTTPTransport()
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's own
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_DeadlineBackend(deadline),
-    )
-    return transport
 
 
 def raise_for_status(

@@ -23,7 +23,8 @@ import pytest
 from monitor.alerts import Links, configured_links
 from monitor.config.load import load_config
 from monitor.config.settings import WebSettings
-from monitor.daemon.web import LinkEndpoint, LinkServer
+from monitor.daemon.link_pages import LinkEndpoint
+from monitor.daemon.web import LinkServer
 from monitor.errors import ConfigError
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
 from monitor.storage import Storage

@@ -1,20 +1,13 @@
 """The daemon's small HTTP endpoint: alert links that acknowledge and resolve, and its health.
 
-``/healthz`` and ``/metrics`` are served whenever ``[web] listen`` is set; the alert links only
-when a link secret is configured too.
-
-A GET only shows what the link would do, with a button: mail scanners fetch links to look for
-malware, and that must not acknowledge anything. The POST behind the button acts, once: the
-alert's state moves on, so a second click is told who answered it and when. Neither pages nor
-logs ever show the secret, and logs leave out the links' signatures.
+``/healthz`` and ``/metrics`` are served whenever ``[web] listen`` is set; the alert links
+(their pages are monitor.daemon.link_pages) only when a link secret is configured too.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,22 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from monitor.alerts.history import (
-    NAME_LIMIT,
-    NOTE_LIMIT,
-    clean_text,
-    describe_change,
-    describe_state,
-    when,
-)
-from monitor.alerts.links import ACTIONS, LinkCheck, Links
+from monitor.daemon.link_pages import NOT_A_LINK, PAGE_HEADERS, LinkEndpoint, Page, render
 from monitor.daemon.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from monitor.daemon.metrics import REGISTRY, Metrics, scrape_registry
 from monitor.daemon.metrics import render as render_metrics
 from monitor.errors import DatabaseUnavailable, HarkenError
-from monitor.mail.templates import excerpt
-from monitor.storage import AlertStatus, Storage
-from monitor.storage.alert_history import AlertHistoryStore
+from monitor.storage import Storage
 
 if TYPE_CHECKING:
     from monitor.daemon.service import Harken
@@ -46,23 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("harken.web")
 
 MAX_BODY = 16_384  # bytes of a submitted form
-_PATH = re.compile(r"^/alerts/(\d{1,15})/([a-z]+)$")
-_HEADERS = {
-    "Content-Type": "text/html; charset=utf-8",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the signed link must not leak to other sites
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-}
-_VERB = {"ack": "Acknowledge", "resolve": "Resolve"}
-
-
-@dataclass(frozen=True)
-class Page:
-    status: int
-    title: str
-    body: str  # HTML, every outside value already escaped
 
 
 @dataclass(frozen=True)
@@ -72,143 +38,6 @@ class Reply:
     status: int
     content_type: str
     body: bytes
-
-
-_NOT_A_LINK = Page(404, "Not a Harken link", "<p>This address is not a link Harken made.</p>")
-
-
-@dataclass(frozen=True)
-class _Link:
-    alert_id: int
-    action: str
-
-
-class LinkEndpoint:
-    """What the endpoint answers, apart from HTTP itself: easy to reason about, and to test."""
-
-    def __init__(
-        self,
-        storage: AlertHistoryStore,
-        links: Links,
-        now: Callable[[], datetime],
-        timezone: str = "UTC",
-    ) -> None:
-        self.storage = storage
-        self.links = links
-        self.now = now
-        self.timezone = timezone
-
-    def answer(self, method: str, target: str, form: dict[str, str]) -> Page:
-        """The page for one request; only a POST with a valid link acts."""
-        link, refusal = self._check(target)
-        if refusal is not None:
-            return refusal
-        assert link is not None
-        try:
-            return self._act(link, form) if method == "POST" else self._confirm(link)
-        except HarkenError as error:
-            log.error("web: alert %d: %s", link.alert_id, error)
-            return Page(503, "Try again shortly", "<p>Harken could not reach its database.</p>")
-
-    def _check(self, target: str) -> tuple[_Link | None, Page | None]:
-        parts = urlsplit(target)
-        match = _PATH.match(parts.path)
-        query = parse_qs(parts.query)
-        expires, signature = query.get("expires", [""])[0], query.get("sig", [""])[0]
-        if match is None or match[2] not in ACTIONS or not expires.isdigit() or not signature:
-            return None, _NOT_A_LINK
-        link = _Link(int(match[1]), match[2])
-        checked = self.links.check(
-            link.alert_id, link.action, int(expires[:12]), signature[:100], self.now()
-        )
-        if checked is LinkCheck.FORGED:
-            return None, Page(
-                403,
-                "This link is not valid",
-                "<p>It was not made by this Harken, or it was changed after it was sent. "
-                "Open the link exactly as it is in the alert email, or use the command line: "
-                f"<code>harken alerts {_command(link)}</code>.</p>",
-            )
-        if checked is LinkCheck.EXPIRED:
-            return None, Page(
-                410,
-                "This link has expired",
-                f"<p>Links in alert emails work for a limited time. To {link.action} alert "
-                f"{link.alert_id} now, run <code>harken alerts {_command(link)}</code>.</p>",
-            )
-        return link, None
-
-    def _confirm(self, link: _Link) -> Page:
-        status = self.storage.alert_status(link.alert_id)
-        if status is None:
-            return Page(404, f"No alert {link.alert_id}", "<p>Harken has no such alert.</p>")
-        if status.state == "resolved" or (link.action == "ack" and status.state != "open"):
-            done = describe_state(status, self.timezone)
-            return Page(200, f"Alert {status.id} was already {done}", self._summary(status))
-        return Page(200, f"{_VERB[link.action]} alert {status.id}?", self._form(status, link))
-
-    def _act(self, link: _Link, form: dict[str, str]) -> Page:
-        who = clean_text(form.get("by", ""), NAME_LIMIT)
-        note = clean_text(form.get("note", ""), NOTE_LIMIT)
-        missing = (
-            "your name" if not who else "a note" if link.action == "resolve" and not note else ""
-        )
-        if missing:
-            status = self.storage.alert_status(link.alert_id)
-            if status is None:
-                return Page(404, f"No alert {link.alert_id}", "<p>Harken has no such alert.</p>")
-            body = f"<p><strong>Please give {missing}.</strong></p>" + self._form(status, link)
-            return Page(400, f"{_VERB[link.action]} alert {status.id}?", body)
-        now = self.now()
-        if link.action == "ack":
-            change = self.storage.acknowledge_alert(link.alert_id, now, who=who, via="link")
-        else:
-            change = self.storage.resolve_alert(link.alert_id, now, who=who, via="link", note=note)
-        if change is None:
-            return Page(404, f"No alert {link.alert_id}", "<p>Harken has no such alert.</p>")
-        told = describe_change(change, link.action, self.timezone)
-        if change.changed:
-            log.info("web: %s", told)
-            return Page(200, told[0].upper() + told[1:], self._summary(change.status))
-        return Page(409, told[0].upper() + told[1:], self._summary(change.status))
-
-    def _summary(self, status: AlertStatus) -> str:
-        rows = [
-            ("Severity", status.severity),
-            ("Source", status.source),
-            ("Mention", excerpt(status.title, 200)),
-            ("Raised", when(status.created_at, self.timezone)),
-            ("State", describe_state(status, self.timezone)),
-            ("Escalation level", str(status.level)),
-        ]
-        if status.resolution:
-            rows.append(("Resolution", status.resolution))
-        cells = "".join(
-            f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
-            for name, value in rows
-        )
-        return f"<table>{cells}</table>"
-
-    def _form(self, status: AlertStatus, link: _Link) -> str:
-        explain = (
-            "Acknowledging makes you its owner and stops its escalation."
-            if link.action == "ack"
-            else "Resolving closes it for good; say what was done."
-        )
-        note = (
-            '<label>Note <textarea name="note" rows="4" required '
-            f'maxlength="{NOTE_LIMIT}"></textarea></label>'
-            if link.action == "resolve"
-            else ""
-        )
-        return (
-            self._summary(status)
-            + f"<p>{explain}</p>"
-            + '<form method="post">'
-            + f'<label>Your name <input name="by" required maxlength="{NAME_LIMIT}"></label>'
-            + note
-            + f'<button type="submit">{_VERB[link.action]} alert {status.id}</button></form>'
-        )
 
 
 class OpsEndpoint:
@@ -298,28 +127,6 @@ def _json(status: int, report: dict[str, object]) -> Reply:
     return Reply(status, "application/json", body)
 
 
-def _command(link: _Link) -> str:
-    return (
-        f'resolve {link.alert_id} --note "…"'
-        if link.action == "resolve"
-        else f"ack {link.alert_id}"
-    )
-
-
-def render(page: Page) -> bytes:
-    title = html.escape(page.title)
-    return (
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title} · Harken</title><style>"
-        "body{font-family:system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em;"
-        "color:#1f2328;background:#fff}th{text-align:left;padding-right:1em;color:#57606a}"
-        "label{display:block;margin:.8em 0}input,textarea{display:block;width:100%;font:inherit}"
-        "button{font:inherit;padding:.5em 1.2em}</style></head>"
-        f"<body><h1>{title}</h1>{page.body}</body></html>"
-    ).encode()
-
-
 class LinkServer:
     """The endpoint served over HTTP by the standard library, in a background thread.
 
@@ -359,7 +166,7 @@ class LinkServer:
 
 
 def _page_reply(page: Page) -> tuple[Reply, dict[str, str]]:
-    return Reply(page.status, _HEADERS["Content-Type"], render(page)), _HEADERS
+    return Reply(page.status, PAGE_HEADERS["Content-Type"], render(page)), PAGE_HEADERS
 
 
 _OPS_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -374,7 +181,7 @@ def _handler_for(
             reply = ops.answer(path)
             return reply, {"Content-Type": reply.content_type, **_OPS_HEADERS}
         if endpoint is None:
-            return _page_reply(_NOT_A_LINK)
+            return _page_reply(NOT_A_LINK)
         return _page_reply(endpoint.answer(method, target, form))
 
     class _Handler(BaseHTTPRequestHandler):
@@ -392,7 +199,7 @@ def _handler_for(
             length = self.headers.get("Content-Length", "")
             if not length.isdigit() or int(length) > MAX_BODY:
                 self.close_connection = True
-                self._reply(*_page_reply(Page(413, "Too much", "<p>That form is too large.</p>")))
+                self._reply(*_page_reply(Page.message(413, "Too much", "That form is too large.")))
                 return
             raw = self.rfile.read(int(length)).decode("utf-8", "replace")
             fields = {key: values[0] for key, values in parse_qs(raw).items()}
