@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitor.cli.app import _config, _fail
+from monitor.cli.app import _config, _fail, print_table
 from monitor.config.settings import Config
 from monitor.daemon import wiring
 from monitor.errors import HarkenError
@@ -37,13 +37,6 @@ def _login_name() -> str:
         return "unknown"
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[-1]]).rstrip())
-
-
 @alerts_cli.command("list")
 def alerts_list(
     everything: Annotated[bool, typer.Option("--all", help="resolved alerts too")] = False,
@@ -62,7 +55,7 @@ def alerts_list(
     if not statuses:
         print("no alerts" if everything else "no open alerts")
         return
-    _print_table(alert_table(statuses, config.settings.organisation.timezone, wiring.utc_now()))
+    print_table(alert_table(statuses, config.settings.organisation.timezone, wiring.utc_now()))
 
 
 def _answer(alert_id: int, action: str, who: str, note: str = "") -> None:
@@ -136,7 +129,7 @@ def alerts_show(
     if status is None:
         print(f"no alert {alert_id}; `harken alerts list --all` shows them all", file=sys.stderr)
         raise typer.Exit(1)
-    _print_table(alert_table([status], timezone, wiring.utc_now()))
+    print_table(alert_table([status], timezone, wiring.utc_now()))
     print()
     for line in history_lines(events, timezone):
         print(line)

@@ -71,3 +71,11 @@ def _open(config: Config, **kwargs: Any) -> Harken:
     except HarkenError as error:
         print("harken will not start:", file=sys.stderr)
         raise _fail(error) from None
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Print rows in lined-up columns; the last is not padded, so long text there widens nothing."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitor.cli.app import _config, _fail, _open
+from monitor.cli.app import _config, _fail, _open, print_table
 from monitor.daemon import wiring
 from monitor.errors import HarkenError
 
@@ -29,13 +29,7 @@ def sources_list() -> None:
         rows = describe_sources(harken)
     finally:
         harken.close()
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print(
-            "  ".join(
-                [*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]
-            ).rstrip()
-        )
+    print_table(rows)
     print(f"\ninstalled kinds: {', '.join(sorted(source_kinds()))}")
 
 
