@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.config.load import load_config
+import typer
+
+from monitor.cli.app import state
+from monitor.config.load import config_path, load_config
 from monitor.config.settings import Config
 from monitor.daemon import wiring
 from monitor.errors import DeliveryError, HarkenError, NotConfigured
-from monitor.mail.mailer import Mailer
 from monitor.source import source_kind
 from monitor.triage.sentiment.lexicon import load_lexicon
 
@@ -29,6 +31,16 @@ class Check:
             return f"ok    {self.name}: {self.detail}"
         hint = f" (fix: {self.fix})" if self.fix else ""
         return f"FAIL  {self.name}: {self.detail}{hint}"
+
+
+def doctor() -> None:
+    """Check the config, rules, lexicon, database, SMTP and each source; exit 1 if any fails."""
+    failed = False
+    for check in run_checks(config_path(state.config_file)):
+        print(check.line(), flush=True)
+        failed = failed or not check.ok
+    if failed:
+        raise typer.Exit(1)
 
 
 def run_checks(config_file: Path) -> Iterator[Check]:
@@ -83,6 +95,8 @@ def check_database(config: Config) -> Check:
 
 def check_smtp(config: Config) -> Check:
     """Connect, EHLO (and STARTTLS) and log in if a username is set; send nothing."""
+    from monitor.mail.mailer import Mailer  # ssl and smtplib load only when doctor runs
+
     settings = config.settings.email
     mailer = Mailer(settings)
     fix = "check [email] host, port and security, and that the mail server is running"
