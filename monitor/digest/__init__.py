@@ -8,16 +8,16 @@ from monitor.digest.send import (
     render_digest,
     send_digest,
 )
-from monitor.digest.timeline import Bucket, Spike
+from monitor.digest.timeline import Bucket, BusiestHour
 
 __all__ = [
     "ActionItem",
     "Author",
     "Bucket",
+    "BusiestHour",
     "Count",
     "Digest",
     "Response",
-    "Spike",
     "build_digest",
     "digest_message_id",
     "digest_subject",
