@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -384,9 +385,7 @@ def test_the_digest_arrives_as_text_and_html_with_the_chart_inside(
     config = make_config(tmp_path, smtp_server.port)
     for n, item in enumerate(THREE, start=1):
         poll = Poll(mentions=(item.mention,), cursor={}, fetched=1)
-        storage.save_poll(
-            item.mention.source, poll, [item], START + timedelta(hours=n), alert_if=lambda v: False
-        )
+        storage.save_poll(item.mention.source, poll, [item], START + timedelta(hours=n))
 
     sent = send_digest(
         storage.verdicts_between(START, END),
@@ -502,8 +501,10 @@ def hear(harken: Harken, item_id: str, title: str, at: datetime, *, urgent: bool
         severity=Severity.URGENT if urgent else Severity.NORMAL,
         published=at,
     )
+    if urgent:  # as triage hands an urgent verdict to the on-call groups
+        item = replace(item, notify=("oncall",))
     poll = Poll(mentions=(item.mention,), cursor={}, fetched=1)
-    harken.storage.save_poll("hn_acme", poll, [item], at, alert_if=lambda v: urgent)
+    harken.storage.save_poll("hn_acme", poll, [item], at)
 
 
 def sent_to(smtp_server: SmtpServer, address: str) -> list[EmailMessage]:
@@ -650,7 +651,7 @@ def test_preview_writes_the_next_digest_to_files_and_sends_nothing(
     try:
         item = verdict("a", title=f"Acme ships v2 {HOSTILE}", label="neutral", compound=0.0)
         poll = Poll(mentions=(item.mention,), cursor={}, fetched=1)
-        storage.save_poll("hn_acme", poll, [item], datetime.now(UTC), alert_if=lambda v: False)
+        storage.save_poll("hn_acme", poll, [item], datetime.now(UTC))
     finally:
         storage.close()
 

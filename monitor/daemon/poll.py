@@ -24,7 +24,7 @@ from monitor.errors import (
     SourceError,
     SourceGone,
 )
-from monitor.mention import Cursor, Severity, Verdict
+from monitor.mention import Cursor, Severity
 from monitor.source import Source
 from monitor.storage import SourceHealth, Storage
 from monitor.triage.verdict import Triage
@@ -70,11 +70,7 @@ def poll_source(
         # A 304, or a page with nothing new, changes nothing: writing it back would only take
         # the database's write lock from the polls that do have something to store.
         unchanged = not poll.mentions and poll.cursor == cursor
-        fresh = (
-            []
-            if unchanged
-            else storage.save_poll(source.name, poll, verdicts, now(), alert_if=needs_alert)
-        )
+        fresh = [] if unchanged else storage.save_poll(source.name, poll, verdicts, now())
     except SourceError as error:
         return _failed(source, storage, now, error, policy, before)
     except DatabaseUnavailable as error:
@@ -113,11 +109,6 @@ def _database_down(
     return PollSummary(
         source=source.name, error=str(error), error_kind="database", retry_at=retry_at
     )
-
-
-def needs_alert(verdict: Verdict) -> bool:
-    """Triage names who must hear (a rule's groups, or the on-call groups for urgent ones)."""
-    return verdict.matched and bool(verdict.notify) and verdict.severity is not Severity.IGNORE
 
 
 def _failed(

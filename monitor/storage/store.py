@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -119,7 +119,6 @@ class Storage:
         poll: Poll,
         verdicts: Sequence[Verdict],
         now: datetime,
-        alert_if: Callable[[Verdict], bool],
     ) -> list[Verdict]:
         """Store the poll's new matched verdicts, its cursor and their alerts in one transaction.
 
@@ -139,7 +138,7 @@ class Storage:
         with self._transaction(f"save a poll of source {source!r}") as session:
             stories.lock(session, {key for _, key in matched if key})
             for verdict, key in matched:
-                if stories.save_verdict(session, verdict, key, now, alert_if):
+                if stories.save_verdict(session, verdict, key, now):
                     fresh.append(verdict)
             upsert = self._insert(CursorRow).values(
                 source=source, state=dict(poll.cursor), updated_at=now
