@@ -22,7 +22,7 @@ from monitor.triage.sentiment.lexicon import load_lexicon
 # so `harken triage` and `harken rules check` start quickly.
 if TYPE_CHECKING:
     from monitor.daemon.poll import PollSummary
-    from monitor.daemon.service import Harken
+    from monitor.daemon.wiring import App
     from monitor.storage import Storage
 
 cli = typer.Typer(
@@ -239,11 +239,9 @@ def print_summaries(summaries: list[PollSummary]) -> None:
         print("  ".join([*cells, row[6]]).rstrip())
 
 
-def _open(config: Config, **kwargs: Any) -> Harken:
-    from monitor.daemon.service import Harken
-
+def _open(config: Config, **kwargs: Any) -> App:
     try:
-        return Harken(config, **kwargs)
+        return wiring.open_app(config, **kwargs)
     except HarkenError as error:
         print("harken will not start:", file=sys.stderr)
         raise _fail(error) from None
@@ -253,10 +251,13 @@ def _open(config: Config, **kwargs: Any) -> Harken:
 def poll() -> None:
     """Poll every enabled source once, store and alert what is new, print a summary."""
     config = _config()
+    from monitor.daemon.deliver import deliver_alerts
+    from monitor.daemon.poll import poll_all
+
     harken = _open(config)
     try:
-        summaries = harken.poll_all()
-        report = harken.deliver_alerts()
+        summaries = poll_all(harken)
+        report = deliver_alerts(harken)
     finally:
         harken.close()
     print_summaries(summaries)
@@ -355,7 +356,8 @@ def digest(
         known = ", ".join(digest.label for digest in config.scheduled_digests)
         print(f'no digest called "{name}"; configured: {known}', file=sys.stderr)
         raise typer.Exit(2) from None
-    from monitor.digest import digest_message_id, render_digest
+    from monitor.daemon.digests import digest_of, digest_start
+    from monitor.digest import mail_digest, render_digest
 
     if out is None and not send and not preview:
         print("nothing to do: give --out FILE, --preview, --send, or more", file=sys.stderr)
@@ -368,10 +370,10 @@ def digest(
         if period is not None:
             start = end - period
         elif preview:
-            start = harken.digest_start(scheduled, end)  # the watermark stays where it is
+            start = digest_start(harken, scheduled, end)  # the watermark stays where it is
         else:
             start = end - timedelta(hours=24)
-        built = harken.digest_of(start, end, scheduled)
+        built = digest_of(harken, start, end, scheduled)
         email = render_digest(built, harken.templates)
         if out is not None:
             out.write_text(email.html_for_file(), encoding="utf-8")
@@ -380,15 +382,9 @@ def digest(
                 f"wrote {out} and {out.with_suffix('.txt')}: {built.total} mentions since {start:%Y-%m-%d %H:%M} UTC"
             )
         if send:
-            addresses = config.addresses(scheduled.to)
-            harken.mailer.send(
-                addresses,
-                email.subject,
-                email.text,
-                email.html,
-                digest_message_id(built.start, built.end, scheduled.key),
-                date=end,
-                images=email.images,
+            # By hand, the scheduled digest's watermark stays where it is.
+            addresses = mail_digest(
+                built, email, mailer=harken.mailer, config=config, scheduled=scheduled, now=end
             )
             print(f"sent the digest of {built.total} mentions to {', '.join(addresses)}")
     except (HarkenError, OSError) as error:
@@ -445,7 +441,7 @@ def sources_list() -> None:
     print(f"\ninstalled kinds: {', '.join(sorted(source_kinds()))}")
 
 
-def describe_sources(harken: Harken) -> list[tuple[str, ...]]:
+def describe_sources(harken: App) -> list[tuple[str, ...]]:
     """The table of ``harken sources list``: a header, then one row per configured source."""
     now = harken.now()
     health = {entry.source: entry for entry in harken.storage.source_health()}

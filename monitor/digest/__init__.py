@@ -4,6 +4,7 @@ from monitor.digest.build import ActionItem, Author, Count, Digest, Response, bu
 from monitor.digest.send import (
     digest_message_id,
     digest_subject,
+    mail_digest,
     period_label,
     render_digest,
     send_digest,
@@ -21,6 +22,7 @@ __all__ = [
     "build_digest",
     "digest_message_id",
     "digest_subject",
+    "mail_digest",
     "period_label",
     "render_digest",
     "send_digest",
