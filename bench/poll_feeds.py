@@ -6,9 +6,9 @@ Run from the repo root:
 
 A feed server runs in a process of its own (its CPU is not Harken's) and serves ``--feeds`` URLs
 cycling over the real RSS, Atom and RDF files in DIR, each with an ETag. For each thread count a
-fresh process builds the real service (``monitor.daemon.service.Harken``) from a temporary config.toml
+fresh process builds the real app (``monitor.daemon.wiring.open_app``) from a temporary config.toml
 with one ``rss`` source per URL and SQLite in a temporary folder, then polls every source with
-``Harken.scheduled_poll`` from a thread pool, as the daemon's scheduler does, three times:
+``monitor.daemon.poll.scheduled_poll`` from a thread pool, as the daemon's scheduler does, three times:
   cold     an empty database: every feed answers 200 and is parsed, triaged and stored;
   partial  one feed in ten has changed (new ETag, one new item), the rest answer 304;
   warm     every feed answers 304 (median of ``--repeats``).
@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -47,8 +48,8 @@ import feedparser
 
 from monitor.config.load import load_config
 from monitor.config.settings import RulesSettings
-from monitor.daemon.poll import PollSummary
-from monitor.daemon.service import Harken
+from monitor.daemon.poll import PollSummary, scheduled_poll
+from monitor.daemon.wiring import App, open_app
 from monitor.mail.mailer import FolderMailer
 from monitor.source import Source
 
@@ -316,10 +317,10 @@ def cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime + _descendants_cpu()
 
 
-def run_cycle(name: str, harken: Harken, pool: ThreadPoolExecutor, port: int) -> Cycle:
+def run_cycle(name: str, harken: App, pool: ThreadPoolExecutor, port: int) -> Cycle:
     control(port, "/served")  # reset the server's counts
     started_wall, started_cpu = time.perf_counter(), cpu_seconds()
-    summaries = list(pool.map(harken.scheduled_poll, harken.sources))
+    summaries = list(pool.map(partial(scheduled_poll, harken), harken.sources))
     wall, cpu = time.perf_counter() - started_wall, cpu_seconds() - started_cpu
     served = control(port, "/served")
     done = [summary for summary in summaries if summary is not None]
@@ -347,7 +348,7 @@ def measure_polling(
     with tempfile.TemporaryDirectory(prefix="harken-bench-poll-") as temporary:
         directory = Path(temporary)
         # Parse in processes as `harken run` does (one per CPU).
-        harken = Harken(
+        harken = open_app(
             load_config(write_config(directory, port, range(count))),
             mailer=FolderMailer(directory),
             parse_processes=os.cpu_count() or 1,
@@ -375,7 +376,7 @@ def measure_cold_profile(port: int, feeds: list[int], top: int, pipe: Connection
     """cProfile (wall time) of one cold cycle of ``feeds``, polled one after another."""
     with tempfile.TemporaryDirectory(prefix="harken-bench-poll-") as temporary:
         directory = Path(temporary)
-        harken = Harken(
+        harken = open_app(
             load_config(write_config(directory, port, feeds)), mailer=FolderMailer(directory)
         )
         try:
@@ -406,7 +407,7 @@ def in_process(target: Any, *args: Any) -> Any:
 # Where a cycle's CPU goes: (label, path suffix, function names) is the cumulative time of those
 # functions; (label, folder, "") is the own time of everything in that folder (a library).
 STAGES = (
-    ("Harken.waiting (reads every source's health)", "monitor/service.py", "waiting"),
+    ("waiting (reads every source's health)", "monitor/daemon/poll.py", "waiting"),
     ("Storage.cursor", "monitor/storage/store.py", "cursor"),
     ("RssSource.poll", "sources/rss.py", "poll"),
     ("  Fetcher.get (HTTP)", "monitor/fetch.py", "get"),
@@ -416,7 +417,7 @@ STAGES = (
     ("  SentimentScorer.score (VADER)", "monitor/sentiment.py", "score"),
     ("Storage.save_poll (cursor upsert + mentions)", "monitor/storage/store.py", "save_poll"),
     ("Storage.record_source_result (health)", "monitor/storage/store.py", "record_source_result"),
-    ("Harken.deliver_alerts", "monitor/service.py", "deliver_alerts"),
+    ("deliver_alerts", "monitor/daemon/deliver.py", "deliver_alerts"),
     ("own time in sqlalchemy/", f"{os.sep}sqlalchemy{os.sep}", ""),
     ("own time in httpx/ and httpcore/", f"{os.sep}http", ""),
     ("own time in sqlite3 (C: execute, commit)", "~", "sqlite3"),
@@ -445,7 +446,7 @@ def stage_time(
     return sum(raw[key][3] for key in keys), sum(raw[key][1] for key in keys)
 
 
-def profile_cycle(harken: Harken, sources: Sequence[Source], top: int, cpu: bool) -> list[str]:
+def profile_cycle(harken: App, sources: Sequence[Source], top: int, cpu: bool) -> list[str]:
     """``sources`` polled in order under cProfile; the stages' and the top functions' times.
 
     With ``cpu`` the profiler reads this thread's CPU clock, so waits (for the server, for
@@ -453,7 +454,7 @@ def profile_cycle(harken: Harken, sources: Sequence[Source], top: int, cpu: bool
     """
     profiler = cProfile.Profile(time.thread_time) if cpu else cProfile.Profile()
     summaries: list[PollSummary | None] = profiler.runcall(
-        lambda: [harken.scheduled_poll(source) for source in sources]
+        lambda: [scheduled_poll(harken, source) for source in sources]
     )
     raw: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     total = sum(entry[2] for entry in raw.values())

@@ -1,4 +1,4 @@
-"""The records that flow through Harken: plain frozen data, no behaviour."""
+"""The records that flow through Harken: plain frozen data, and what follows from it."""
 
 from __future__ import annotations
 
@@ -77,6 +77,12 @@ class Verdict:
     notify: tuple[str, ...] = ()  # recipient groups the firing rules asked for
     reasons: tuple[str, ...] = ()
     reply: str = ""  # the suggested reply template a rule chose, if any
+
+    @property
+    def needs_alert(self) -> bool:
+        """Whether someone must hear of it: triage named who (a rule's groups, or the on-call
+        groups for urgent ones), and nothing told it to stay quiet."""
+        return self.matched and bool(self.notify) and self.severity is not Severity.IGNORE
 
 
 Cursor = Mapping[str, Any]

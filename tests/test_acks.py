@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config.load import load_config
-from monitor.daemon.service import Harken
+from monitor.daemon.poll import poll_all
+from monitor.daemon.wiring import open_app
 from tests.harness import Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
 
@@ -35,9 +36,9 @@ def harness(tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer) ->
     harness = Harness(tmp_path)
     harness.write_config({"news": http_server.url("/news.xml")}, smtp_server.port, rules=rules)
     # Arrange in-process (quicker than one more subprocess): two urgent alerts, emailed.
-    harken = Harken(load_config(harness.config))
+    harken = open_app(load_config(harness.config))
     try:
-        harken.poll_all()
+        poll_all(harken)
     finally:
         harken.close()
     assert len(smtp_server.inbox) == 2

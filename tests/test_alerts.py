@@ -46,7 +46,7 @@ def make_config(tmp_path: Path, smtp_port: int, **alerts: object) -> Config:
 def urgent(
     item_id: str,
     title: str = HOSTILE_TITLE,
-    notify: tuple[str, ...] = (),
+    notify: tuple[str, ...] = ("oncall",),  # as triage fills in alerts.notify for urgent ones
     reply: str = "",
     author: str = "angry_user",
 ) -> Verdict:
@@ -81,7 +81,7 @@ def storage(tmp_path: Path) -> Iterator[Storage]:
 
 def queue(storage: Storage, *verdicts: Verdict) -> None:
     poll = Poll(mentions=tuple(v.mention for v in verdicts), cursor={}, fetched=len(verdicts))
-    storage.save_poll("hn_acme", poll, verdicts, NOW, alert_if=lambda v: True)
+    storage.save_poll("hn_acme", poll, verdicts, NOW)
 
 
 def deliver(storage: Storage, config: Config, now: datetime = NOW) -> DeliveryReport:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,8 +14,10 @@ import pytest
 
 from monitor.config.load import load_config
 from monitor.config.settings import Config, Settings
+from monitor.daemon import digests
+from monitor.daemon.digests import send_scheduled_digest
 from monitor.daemon.scheduler import build_scheduler
-from monitor.daemon.service import Harken
+from monitor.daemon.wiring import App, open_app
 from monitor.digest import (
     Count,
     Digest,
@@ -385,9 +388,7 @@ def test_the_digest_arrives_as_text_and_html_with_the_chart_inside(
     config = make_config(tmp_path, smtp_server.port)
     for n, item in enumerate(THREE, start=1):
         poll = Poll(mentions=(item.mention,), cursor={}, fetched=1)
-        storage.save_poll(
-            item.mention.source, poll, [item], START + timedelta(hours=n), alert_if=lambda v: False
-        )
+        storage.save_poll(item.mention.source, poll, [item], START + timedelta(hours=n))
 
     sent = send_digest(
         storage.verdicts_between(START, END),
@@ -487,13 +488,13 @@ def harness(tmp_path: Path, smtp_server: SmtpServer) -> Harness:
 
 
 @pytest.fixture
-def harken(harness: Harness, clock: Clock) -> Iterator[Harken]:
-    service = Harken(load_config(harness.config), now=clock)
+def harken(harness: Harness, clock: Clock) -> Iterator[App]:
+    service = open_app(load_config(harness.config), now=clock)
     yield service
     service.close()
 
 
-def hear(harken: Harken, item_id: str, title: str, at: datetime, *, urgent: bool = False) -> None:
+def hear(harken: App, item_id: str, title: str, at: datetime, *, urgent: bool = False) -> None:
     """Store one mention as if a poll at ``at`` had found it."""
     item = verdict(
         item_id,
@@ -503,15 +504,17 @@ def hear(harken: Harken, item_id: str, title: str, at: datetime, *, urgent: bool
         severity=Severity.URGENT if urgent else Severity.NORMAL,
         published=at,
     )
+    if urgent:  # as triage hands an urgent verdict to the on-call groups
+        item = replace(item, notify=("oncall",))
     poll = Poll(mentions=(item.mention,), cursor={}, fetched=1)
-    harken.storage.save_poll("hn_acme", poll, [item], at, alert_if=lambda v: urgent)
+    harken.storage.save_poll("hn_acme", poll, [item], at)
 
 
 def sent_to(smtp_server: SmtpServer, address: str) -> list[EmailMessage]:
     return [m for m in smtp_server.inbox if m["X-Envelope-To"] == address]
 
 
-def test_each_digest_runs_on_its_own_cron_in_its_recipients_timezone(harken: Harken) -> None:
+def test_each_digest_runs_on_its_own_cron_in_its_recipients_timezone(harken: App) -> None:
     scheduler = build_scheduler(harken)
     default, execs = scheduler.get_job("digest"), scheduler.get_job("digest:execs")
 
@@ -523,7 +526,7 @@ def test_each_digest_runs_on_its_own_cron_in_its_recipients_timezone(harken: Har
     assert execs.trigger.get_next_fire_time(None, friday) == datetime(
         2026, 11, 23, 14, 0, tzinfo=UTC
     )
-    assert execs.args == ("execs",)
+    assert execs.args == (harken, "execs")
 
 
 @pytest.mark.parametrize(
@@ -536,7 +539,7 @@ def test_each_digest_runs_on_its_own_cron_in_its_recipients_timezone(harken: Har
     ],
 )
 def test_a_digest_due_while_the_daemon_was_down_goes_out_when_it_starts(
-    harken: Harken, clock: Clock, last_sent_end: float | None, started: float, sent_at_start: bool
+    harken: App, clock: Clock, last_sent_end: float | None, started: float, sent_at_start: bool
 ) -> None:
     if last_sent_end is not None:
         end = MONDAY + last_sent_end * HOUR
@@ -547,14 +550,14 @@ def test_a_digest_due_while_the_daemon_was_down_goes_out_when_it_starts(
 
 
 def test_each_digest_has_its_own_watermark_so_no_period_is_missed_or_repeated(
-    harken: Harken, smtp_server: SmtpServer, clock: Clock
+    harken: App, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     hear(harken, "a", "Acme ships v2", MONDAY + HOUR)  # Monday 15:00 UTC
     clock.now = MONDAY + 18 * HOUR  # Tuesday 08:00 UTC
-    harken.send_scheduled_digest()
+    send_scheduled_digest(harken)
     hear(harken, "b", "Acme hires", MONDAY + 20 * HOUR)
     clock.now = MONDAY + 42 * HOUR  # Wednesday 08:00 UTC
-    harken.send_scheduled_digest()
+    send_scheduled_digest(harken)
 
     first, second = sent_to(smtp_server, "marketing@example.com")
     assert "Acme ships v2" in parts(first)[0]
@@ -565,7 +568,7 @@ def test_each_digest_has_its_own_watermark_so_no_period_is_missed_or_repeated(
 
     # The weekly digest for the executives: its first covers its first_period, in New York time.
     clock.now = MONDAY + 7 * 24 * HOUR
-    harken.send_scheduled_digest("execs")
+    send_scheduled_digest(harken, "execs")
     [weekly] = sent_to(smtp_server, "oncall@example.com")
     assert str(weekly["Subject"]).endswith("2 mentions, 16 Nov 09:00\N{EN DASH}23 Nov 09:00")
     assert weekly["Message-ID"].startswith("<harken-digest-execs-20261116T140000Z-")
@@ -574,23 +577,23 @@ def test_each_digest_has_its_own_watermark_so_no_period_is_missed_or_repeated(
 
 
 def test_a_failed_send_leaves_that_digests_watermark_so_the_next_one_covers_the_gap(
-    harken: Harken, smtp_server: SmtpServer, clock: Clock
+    harken: App, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     hear(harken, "a", "Acme ships v2", MONDAY + HOUR)
     clock.now = MONDAY + 7 * 24 * HOUR
-    harken.send_scheduled_digest("execs")
+    send_scheduled_digest(harken, "execs")
     assert harken.storage.last_digest_end("execs") == MONDAY + 7 * 24 * HOUR
 
     hear(harken, "b", "Acme is down", MONDAY + 8 * 24 * HOUR, urgent=True)
     smtp_server.refusing = True
     clock.now = MONDAY + 14 * 24 * HOUR
-    harken.send_scheduled_digest("execs")  # logged, not raised
+    send_scheduled_digest(harken, "execs")  # logged, not raised
     assert harken.storage.last_digest_end("execs") == MONDAY + 7 * 24 * HOUR
 
     smtp_server.refusing = False
     hear(harken, "c", "Acme fixed it", MONDAY + 15 * 24 * HOUR)
     clock.now = MONDAY + 21 * 24 * HOUR
-    harken.send_scheduled_digest("execs")
+    send_scheduled_digest(harken, "execs")
     assert harken.storage.last_digest_end("execs") == MONDAY + 21 * 24 * HOUR
     weekly = [m for m in sent_to(smtp_server, "oncall@example.com") if "Digest" in m["Subject"]]
     assert [str(m["Subject"]).split(": ", 1)[1] for m in weekly] == [
@@ -603,7 +606,7 @@ def test_a_failed_send_leaves_that_digests_watermark_so_the_next_one_covers_the_
     assert "Acme ships v2" not in text
 
 
-def test_the_digest_shows_what_was_done_about_each_alert(harken: Harken, clock: Clock) -> None:
+def test_the_digest_shows_what_was_done_about_each_alert(harken: App, clock: Clock) -> None:
     hear(harken, "a", "Acme is down", MONDAY + HOUR, urgent=True)
     hear(harken, "b", "Acme is slow", MONDAY + 2 * HOUR, urgent=True)
     first, _ = harken.storage.pending_alerts(MONDAY + 3 * HOUR)
@@ -611,7 +614,7 @@ def test_the_digest_shows_what_was_done_about_each_alert(harken: Harken, clock: 
         first.id, MONDAY + HOUR + timedelta(minutes=7), who="sam", via="cli"
     )
 
-    digest = harken.digest_of(MONDAY, MONDAY + 24 * HOUR)
+    digest = digests.digest_of(harken, MONDAY, MONDAY + 24 * HOUR)
 
     assert [
         (item.verdict.mention.title, item.status, item.response_time)
@@ -651,7 +654,7 @@ def test_preview_writes_the_next_digest_to_files_and_sends_nothing(
     try:
         item = verdict("a", title=f"Acme ships v2 {HOSTILE}", label="neutral", compound=0.0)
         poll = Poll(mentions=(item.mention,), cursor={}, fetched=1)
-        storage.save_poll("hn_acme", poll, [item], datetime.now(UTC), alert_if=lambda v: False)
+        storage.save_poll("hn_acme", poll, [item], datetime.now(UTC))
     finally:
         storage.close()
 

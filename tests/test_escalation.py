@@ -14,8 +14,11 @@ from monitor.alerts.rota import Shift, on_call
 from monitor.config.hours import parse_days, parse_hours
 from monitor.config.load import load_config
 from monitor.config.settings import EscalationLevel
+from monitor.daemon.deliver import deliver_alerts
+from monitor.daemon.escalate import escalate_alerts
+from monitor.daemon.poll import poll_all
 from monitor.daemon.scheduler import build_scheduler
-from monitor.daemon.service import Harken
+from monitor.daemon.wiring import App, open_app
 from monitor.errors import ConfigError
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
@@ -79,7 +82,7 @@ hours = "08:00-20:00"
 """
 
 
-Start = Callable[..., Harken]
+Start = Callable[..., App]
 
 
 def write_config(harness: Harness, feed: str, smtp_port: int, extra: str) -> None:
@@ -102,12 +105,12 @@ def start(
 ) -> Iterator[Start]:
     """Call with the config's extra tables to get a Harken on the test's clock."""
     http_server.routes["/feed.xml"] = Reply(rss_feed(OUTAGE))
-    started: list[Harken] = []
+    started: list[App] = []
 
-    def _start(extra: str = LEVELS) -> Harken:
+    def _start(extra: str = LEVELS) -> App:
         harness = Harness(tmp_path)
         write_config(harness, http_server.url("/feed.xml"), smtp_server.port, extra)
-        harken = Harken(load_config(harness.config), now=clock)
+        harken = open_app(load_config(harness.config), now=clock)
         started.append(harken)
         return harken
 
@@ -124,15 +127,15 @@ def test_an_unacknowledged_urgent_alert_reaches_each_level_at_its_minute(
     start: Start, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     harken = start()
-    harken.poll_all()
+    poll_all(harken)
     assert recipients(smtp_server) == ["oncall@example.com"]
 
     clock.at(timedelta(minutes=14, seconds=59))
-    assert harken.escalate_alerts() == 0
+    assert escalate_alerts(harken) == 0
     assert len(smtp_server.inbox) == 1
 
     clock.at(timedelta(minutes=15))
-    assert harken.escalate_alerts() == 1
+    assert escalate_alerts(harken) == 1
     assert recipients(smtp_server) == ["oncall@example.com", "lead@example.com"]
     escalation = smtp_server.inbox[-1]
     assert str(escalation["Subject"]).strip() == (
@@ -144,15 +147,15 @@ def test_an_unacknowledged_urgent_alert_reaches_each_level_at_its_minute(
     assert "harken alerts ack 1 --by NAME" in body
 
     clock.at(timedelta(minutes=16))
-    assert harken.escalate_alerts() == 0  # level 1 is told once
+    assert escalate_alerts(harken) == 0  # level 1 is told once
 
     clock.at(timedelta(minutes=45))
-    assert harken.escalate_alerts() == 1
+    assert escalate_alerts(harken) == 1
     assert recipients(smtp_server)[-1] == "ceo@example.com, cto@example.com"
     assert smtp_server.inbox[-1]["Message-ID"] == "<harken-alert-1-level-2@harken>"
 
     clock.at(timedelta(hours=5))
-    assert harken.escalate_alerts() == 0  # no level after the last
+    assert escalate_alerts(harken) == 0  # no level after the last
     status = harken.storage.alert_status(1)
     assert status is not None
     assert (status.state, status.level) == ("open", 2)
@@ -170,7 +173,7 @@ def test_acknowledging_stops_the_escalation(
     start: Start, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     harken = start()
-    harken.poll_all()
+    poll_all(harken)
 
     clock.at(timedelta(minutes=14))
     change = harken.storage.acknowledge_alert(1, clock(), who="alice", via="cli")
@@ -179,7 +182,7 @@ def test_acknowledging_stops_the_escalation(
 
     for minutes in (15, 16, 45, 600):
         clock.at(timedelta(minutes=minutes))
-        assert harken.escalate_alerts() == 0
+        assert escalate_alerts(harken) == 0
     assert recipients(smtp_server) == ["oncall@example.com"]
     status = harken.storage.alert_status(1)
     assert status is not None
@@ -191,16 +194,16 @@ def test_an_escalation_waiting_for_a_retry_is_dropped_once_someone_acknowledges(
     start: Start, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     harken = start()
-    harken.poll_all()
+    poll_all(harken)
     smtp_server.refusing = True
     clock.at(timedelta(minutes=15))
-    harken.escalate_alerts()  # queued, but the server refuses it for now
+    escalate_alerts(harken)  # queued, but the server refuses it for now
 
     clock.at(timedelta(minutes=16))
     harken.storage.acknowledge_alert(1, clock(), who="alice", via="cli")
     smtp_server.refusing = False
     clock.at(timedelta(minutes=20))
-    report = harken.deliver_alerts()
+    report = deliver_alerts(harken)
 
     assert (report.sent, report.cancelled) == (0, 1)
     assert recipients(smtp_server) == ["oncall@example.com"]
@@ -211,12 +214,12 @@ def test_a_late_job_tells_every_level_it_missed_each_once(
     start: Start, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     harken = start()
-    harken.poll_all()
+    poll_all(harken)
 
     clock.at(timedelta(minutes=50))
-    assert harken.escalate_alerts() == 1
+    assert escalate_alerts(harken) == 1
     clock.at(timedelta(minutes=51))
-    assert harken.escalate_alerts() == 0
+    assert escalate_alerts(harken) == 0
 
     assert [m["Message-ID"] for m in smtp_server.inbox] == [
         "<harken-alert-1@harken>",
@@ -233,7 +236,7 @@ def test_only_urgent_alerts_escalate(
     assert recipients(smtp_server) == ["law@example.com"]
 
     clock.at(timedelta(hours=2))
-    assert harken.escalate_alerts() == 0
+    assert escalate_alerts(harken) == 0
     assert recipients(smtp_server) == ["law@example.com"]
 
 
@@ -241,10 +244,10 @@ def test_without_levels_nothing_escalates_and_no_job_is_scheduled(
     start: Start, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     harken = start("")
-    harken.poll_all()
+    poll_all(harken)
     clock.at(timedelta(days=1))
 
-    assert harken.escalate_alerts() == 0
+    assert escalate_alerts(harken) == 0
     assert recipients(smtp_server) == ["oncall@example.com"]
     assert build_scheduler(harken).get_job("escalate") is None
 
@@ -259,9 +262,9 @@ def test_the_escalation_job_runs_every_minute(start: Start) -> None:
 # The rota ------------------------------------------------------------------------------------
 
 
-def poll_one(harken: Harken, http_server: HttpServer, item: tuple[str, str, str]) -> None:
+def poll_one(harken: App, http_server: HttpServer, item: tuple[str, str, str]) -> None:
     http_server.routes["/feed.xml"] = Reply(rss_feed(item))
-    harken.poll_all()
+    poll_all(harken)
 
 
 def test_the_first_email_goes_to_whoever_is_on_shift(

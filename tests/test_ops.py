@@ -16,9 +16,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config.load import load_config
-from monitor.daemon.scheduler import scheduler_alive
-from monitor.daemon.service import Harken
+from monitor.daemon.deliver import deliver_alerts
+from monitor.daemon.digests import send_scheduled_digest
+from monitor.daemon.poll import poll_all
+from monitor.daemon.scheduler import Heartbeat
 from monitor.daemon.web import LinkServer, serve_links
+from monitor.daemon.wiring import App, open_app
 from monitor.mention import Severity
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
@@ -44,7 +47,7 @@ def harness(tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer) ->
 
 @pytest.fixture
 def scheduler() -> Iterator[BackgroundScheduler]:
-    """A real scheduler, running with no jobs, so the tests poll by hand."""
+    """A real scheduler, running only its heartbeat, so the tests poll by hand."""
     running = BackgroundScheduler(timezone="UTC")
     running.start()
     yield running
@@ -55,10 +58,10 @@ def scheduler() -> Iterator[BackgroundScheduler]:
 @pytest.fixture
 def daemon(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, scheduler: BackgroundScheduler
-) -> Iterator[tuple[Harken, str]]:
+) -> Iterator[tuple[App, str]]:
     monkeypatch.chdir(harness.folder)
-    harken = Harken(load_config(harness.config), now=CLOCK)
-    server = serve_links(harken, lambda: scheduler_alive(scheduler))
+    harken = open_app(load_config(harness.config), now=CLOCK)
+    server = serve_links(harken, Heartbeat(scheduler).alive)
     assert isinstance(server, LinkServer)
     try:
         yield harken, server.url
@@ -89,10 +92,10 @@ def sample(samples: Samples, name: str, **labels: str) -> float:
 
 
 def test_healthz_lists_each_source_with_its_last_success_and_error(
-    daemon: tuple[Harken, str],
+    daemon: tuple[App, str],
 ) -> None:
     harken, url = daemon
-    harken.poll_all()
+    poll_all(harken)
 
     reply = httpx.get(f"{url}/healthz", timeout=5)
 
@@ -111,7 +114,7 @@ def test_healthz_lists_each_source_with_its_last_success_and_error(
 
 
 def test_healthz_answers_503_when_the_database_is_gone(
-    daemon: tuple[Harken, str], harness: Harness
+    daemon: tuple[App, str], harness: Harness
 ) -> None:
     harken, url = daemon
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
@@ -130,7 +133,7 @@ def test_healthz_answers_503_when_the_database_is_gone(
 
 
 def test_healthz_answers_503_when_the_scheduler_has_stopped(
-    daemon: tuple[Harken, str], scheduler: BackgroundScheduler
+    daemon: tuple[App, str], scheduler: BackgroundScheduler
 ) -> None:
     _, url = daemon
     assert sample(scrape(url), "harken_scheduler_up") == 1
@@ -146,7 +149,7 @@ def test_healthz_answers_503_when_the_scheduler_has_stopped(
     assert sample(scrape(url), "harken_scheduler_up") == 0
 
 
-def test_ack_routes_answer_404_without_a_link_secret(daemon: tuple[Harken, str]) -> None:
+def test_ack_routes_answer_404_without_a_link_secret(daemon: tuple[App, str]) -> None:
     _, url = daemon
     reply = httpx.get(f"{url}/alerts/1/ack?expires=9999999999&sig=abc", timeout=5)
     assert reply.status_code == 404
@@ -154,7 +157,7 @@ def test_ack_routes_answer_404_without_a_link_secret(daemon: tuple[Harken, str])
 
 
 def test_metrics_count_polls_errors_by_kind_mentions_by_severity_and_the_outbox(
-    daemon: tuple[Harken, str], smtp_server: SmtpServer
+    daemon: tuple[App, str], smtp_server: SmtpServer
 ) -> None:
     harken, url = daemon
     before = scrape(url)  # the counters belong to the process, and other tests counted too
@@ -163,7 +166,7 @@ def test_metrics_count_polls_errors_by_kind_mentions_by_severity_and_the_outbox(
         frozenset({("severity", severity.value)}) for severity in Severity
     }
 
-    [news, broken] = harken.poll_all()
+    [news, broken] = poll_all(harken)
 
     after = scrape(url)
     assert news.severities == {"urgent": 1, "normal": 1}, news
@@ -194,19 +197,19 @@ def test_metrics_count_polls_errors_by_kind_mentions_by_severity_and_the_outbox(
 
 
 def test_alert_latency_counts_the_wait_for_a_refusing_smtp_server(
-    daemon: tuple[Harken, str], smtp_server: SmtpServer
+    daemon: tuple[App, str], smtp_server: SmtpServer
 ) -> None:
     harken, url = daemon
     before = scrape(url)
     smtp_server.refusing = True
-    harken.poll_all()
+    poll_all(harken)
     assert smtp_server.inbox == []
     pending = scrape(url)
     assert sample(pending, "harken_outbox_depth", status="pending") == 1
 
     CLOCK.advance(seconds=90)  # past the retry, one minute after the refusal
     smtp_server.refusing = False
-    harken.deliver_alerts()
+    deliver_alerts(harken)
 
     after = scrape(url)
     assert len(smtp_server.inbox) == 1
@@ -230,16 +233,16 @@ def test_alert_latency_counts_the_wait_for_a_refusing_smtp_server(
 
 
 def test_metrics_count_digests_sent_and_failed(
-    daemon: tuple[Harken, str], smtp_server: SmtpServer
+    daemon: tuple[App, str], smtp_server: SmtpServer
 ) -> None:
     harken, url = daemon
     before = scrape(url)
-    harken.poll_all()
+    poll_all(harken)
     smtp_server.refusing = True
-    harken.send_scheduled_digest()
+    send_scheduled_digest(harken)
     smtp_server.refusing = False
     CLOCK.advance(minutes=5)
-    harken.send_scheduled_digest()
+    send_scheduled_digest(harken)
 
     after = scrape(url)
     sent = [message for message in smtp_server.inbox if "Digest" in str(message["Subject"])]

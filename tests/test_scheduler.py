@@ -8,7 +8,7 @@ from pathlib import Path
 
 from monitor.config.load import load_config
 from monitor.daemon.scheduler import build_scheduler
-from monitor.daemon.service import Harken
+from monitor.daemon.wiring import open_app
 from tests.harness import Harness
 from tests.servers import HttpServer, Reply, SmtpServer
 
@@ -20,7 +20,7 @@ def test_stopping_while_a_failing_poll_is_under_way_finishes(
     http_server.routes["/feed.xml"] = Reply(b"down", status=503, delay=1.0)
     harness = Harness(tmp_path)
     harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port)
-    harken = Harken(load_config(harness.config))
+    harken = open_app(load_config(harness.config))
     scheduler = build_scheduler(harken)
     scheduler.start()
     try:

@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from monitor.config.load import load_config
-from monitor.daemon.service import Harken
+from monitor.daemon.digests import send_scheduled_digest
+from monitor.daemon.poll import poll_all
+from monitor.daemon.rules import reload_rules
+from monitor.daemon.spikes import check_spikes
+from monitor.daemon.wiring import App, open_app
 from monitor.mention import Mention, Severity
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
@@ -27,13 +31,13 @@ def clock() -> Clock:
 @pytest.fixture
 def harken(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
-) -> Iterator[Harken]:
+) -> Iterator[App]:
     http_server.routes["/feed.xml"] = Reply(
         rss_feed(("a", "Acme ships v2", "Acme shipped version two."))
     )
     harness = Harness(tmp_path)
     harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port)
-    service = Harken(load_config(harness.config), now=clock)
+    service = open_app(load_config(harness.config), now=clock)
     yield service
     service.close()
 
@@ -47,12 +51,12 @@ def digest_subjects(smtp_server: SmtpServer) -> list[str]:
 
 
 def test_each_digest_covers_the_time_since_the_last_one_sent(
-    harken: Harken, smtp_server: SmtpServer, http_server: HttpServer, clock: Clock
+    harken: App, smtp_server: SmtpServer, http_server: HttpServer, clock: Clock
 ) -> None:
     clock.now = START + timedelta(hours=1)
-    harken.poll_all()
+    poll_all(harken)
     clock.now = START + timedelta(hours=2)
-    harken.send_scheduled_digest()
+    send_scheduled_digest(harken)
     assert harken.storage.last_digest_end() == START + timedelta(hours=2)
     first = smtp_server.inbox[-1]
     assert "1 mention" in str(first["Subject"])
@@ -62,27 +66,25 @@ def test_each_digest_covers_the_time_since_the_last_one_sent(
 
     http_server.routes["/feed.xml"] = Reply(rss_feed(("b", "Acme hires", "Acme opened an office.")))
     clock.now = START + timedelta(hours=3)
-    harken.poll_all()
+    poll_all(harken)
     clock.now = START + timedelta(hours=26)
-    harken.send_scheduled_digest()
+    send_scheduled_digest(harken)
     second = smtp_server.inbox[-1]
     assert "1 mention" in str(second["Subject"])  # only the new one: no period is repeated
     assert "Acme hires" in second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
-def test_a_failed_digest_leaves_no_gap(
-    harken: Harken, smtp_server: SmtpServer, clock: Clock
-) -> None:
+def test_a_failed_digest_leaves_no_gap(harken: App, smtp_server: SmtpServer, clock: Clock) -> None:
     clock.now = START + timedelta(hours=1)
-    harken.poll_all()
+    poll_all(harken)
     smtp_server.refusing = True
     clock.now = START + timedelta(hours=2)
-    harken.send_scheduled_digest()
+    send_scheduled_digest(harken)
     assert harken.storage.last_digest_end() is None  # nothing recorded as sent
 
     smtp_server.refusing = False
     clock.now = START + timedelta(hours=26)
-    harken.send_scheduled_digest()
+    send_scheduled_digest(harken)
     assert harken.storage.last_digest_end() == START + timedelta(hours=26)
     assert "Acme ships v2" in smtp_server.inbox[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
@@ -98,22 +100,22 @@ def test_an_edited_rule_file_is_picked_up_and_a_broken_edit_keeps_the_last_good_
     )
     harness = Harness(tmp_path)
     harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port, rules=rules)
-    service = Harken(load_config(harness.config), now=clock)
+    service = open_app(load_config(harness.config), now=clock)
     try:
         post = Mention(source="news", id="1", text="Acme ships v2")
         assert service.triage(post).severity is Severity.LOW
-        assert not service.reload_rules()  # nothing changed
+        assert not reload_rules(service)  # nothing changed
 
         rule_file.write_text(
             '[[rule]]\nname = "loud"\ndescription = "all high"\nseverity = "high"\n',
             encoding="utf-8",
         )
-        assert service.reload_rules()
+        assert reload_rules(service)
         assert service.triage(post).severity is Severity.HIGH
 
         rule_file.write_text('[[rule]]\nname = "loud"\nseverity = "hgh"\n', encoding="utf-8")
-        assert not service.reload_rules()
-        assert not service.reload_rules()  # the same broken edit is reported once
+        assert not reload_rules(service)
+        assert not reload_rules(service)  # the same broken edit is reported once
         assert service.triage(post).severity is Severity.HIGH  # the last good rules keep running
         alerts = [
             message for message in smtp_server.inbox if "Rule files" in str(message["Subject"])
@@ -141,14 +143,14 @@ def test_a_pile_on_alerts_once_as_a_spike_with_a_count_and_examples(
     http_server.routes["/feed.xml"] = Reply(rss_feed(*posts))
     harness = Harness(tmp_path)
     harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port, rules=rules)
-    service = Harken(load_config(harness.config), now=clock)
+    service = open_app(load_config(harness.config), now=clock)
     try:
-        summary = service.poll_all()[0]
+        summary = poll_all(service)[0]
         assert summary.stored == 12
         assert smtp_server.inbox == []  # no alert per mention: the rule watches for a spike
         clock.now += timedelta(minutes=5)
-        assert service.check_spikes() == 1
-        assert service.check_spikes() == 0  # one alert per pile-on
+        assert check_spikes(service) == 1
+        assert check_spikes(service) == 0  # one alert per pile-on
         (spike,) = smtp_server.inbox
         assert spike["Subject"] == "[Harken] Rule refund-wave: spike"
         body = spike.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -166,9 +168,9 @@ def test_feeds_parsed_in_worker_processes_store_the_same_mentions(
     )
     harness = Harness(tmp_path)
     harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port)
-    service = Harken(load_config(harness.config), now=clock, parse_processes=2)
+    service = open_app(load_config(harness.config), now=clock, parse_processes=2)
     try:
-        (summary,) = service.poll_all()
+        (summary,) = poll_all(service)
         assert summary.error is None
         assert summary.stored == 1
         (stored,) = service.storage.verdicts_between(START, clock.now + timedelta(seconds=1))
@@ -176,7 +178,7 @@ def test_feeds_parsed_in_worker_processes_store_the_same_mentions(
         http_server.routes["/feed.xml"] = Reply(
             b"<html>not a feed</html>", headers={"Content-Type": "text/html"}
         )
-        (broken,) = service.poll_all()
+        (broken,) = poll_all(service)
         assert "HTML" in (broken.error or "")  # the worker's error comes back as the source's
     finally:
         service.close()
@@ -200,9 +202,9 @@ def test_a_parse_worker_that_dies_fails_one_poll_and_is_replaced(
     http_server.routes["/feed.xml"] = Reply(rss_feed(("a", "Acme ships v2", "Version two.")))
     harness = Harness(tmp_path)
     harness.write_config({"news": http_server.url("/feed.xml")}, smtp_server.port)
-    service = Harken(load_config(harness.config), now=clock, parse_processes=2)
+    service = open_app(load_config(harness.config), now=clock, parse_processes=2)
     try:
-        assert service.poll_all()[0].stored == 1
+        assert poll_all(service)[0].stored == 1
         # As the OOM killer would: the workers are the forkserver's children.
         (forkserver,) = [
             pid
@@ -215,8 +217,8 @@ def test_a_parse_worker_that_dies_fails_one_poll_and_is_replaced(
             rss_feed(("a", "Acme ships v2", "Version two."), ("b", "Acme ships v3", "Three."))
         )
 
-        (failed,) = service.poll_all()
-        (recovered,) = service.poll_all()
+        (failed,) = poll_all(service)
+        (recovered,) = poll_all(service)
 
         assert failed.error == (
             "the process parsing the response died (out of memory?); it will be retried"

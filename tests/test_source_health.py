@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config.load import load_config
-from monitor.daemon.service import Harken
+from monitor.daemon.poll import poll_one, scheduled_poll
+from monitor.daemon.wiring import App, open_app
 from monitor.source import Source
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
@@ -26,7 +27,7 @@ def clock() -> Clock:
 @pytest.fixture
 def harken(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
-) -> Iterator[Harken]:
+) -> Iterator[App]:
     http_server.routes["/feed.xml"] = Reply(FEED)
     http_server.routes["/other.xml"] = Reply(
         rss_feed(("o", "Acme hires", "Acme opened an office."))
@@ -37,12 +38,12 @@ def harken(
         smtp_server.port,
         extra='[health]\nnotify = ["oncall"]\nerror_threshold = "10m"\nbackoff_cap = "1h"\n',
     )
-    service = Harken(load_config(harness.config), now=clock)
+    service = open_app(load_config(harness.config), now=clock)
     yield service
     service.close()
 
 
-def source(harken: Harken, name: str) -> Source:
+def source(harken: App, name: str) -> Source:
     return next(source for source in harken.sources if source.name == name)
 
 
@@ -59,47 +60,47 @@ def requests_for(http_server: HttpServer, path: str) -> int:
 
 
 def test_refused_credentials_stop_the_source_and_alert_once(
-    harken: Harken, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
+    harken: App, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     http_server.routes["/feed.xml"] = Reply(b"no", status=401)
-    summary = harken.scheduled_poll(source(harken, "news"))
+    summary = scheduled_poll(harken, source(harken, "news"))
     assert summary is not None
     assert summary.disabled
     assert "401" in (summary.error or "")
     for _ in range(5):  # no retry storm: later scheduled polls do not reach the platform
         clock.advance(minutes=10)
-        assert harken.scheduled_poll(source(harken, "news")) is None
+        assert scheduled_poll(harken, source(harken, "news")) is None
     assert requests_for(http_server, "/feed.xml") == 1
     assert len(health_mail(smtp_server)) == 1
-    assert harken.scheduled_poll(source(harken, "other")) is not None  # the others go on
+    assert scheduled_poll(harken, source(harken, "other")) is not None  # the others go on
 
 
 def test_a_rate_limit_is_waited_out_exactly(
-    harken: Harken, http_server: HttpServer, clock: Clock
+    harken: App, http_server: HttpServer, clock: Clock
 ) -> None:
     http_server.routes["/feed.xml"] = Reply(
         b"slow down", status=429, headers={"Retry-After": "120"}
     )
-    summary = harken.scheduled_poll(source(harken, "news"))
+    summary = scheduled_poll(harken, source(harken, "news"))
     assert summary is not None
     assert summary.retry_at == START + timedelta(seconds=120)
     http_server.routes["/feed.xml"] = Reply(FEED)
     clock.advance(seconds=119)
-    assert harken.scheduled_poll(source(harken, "news")) is None
+    assert scheduled_poll(harken, source(harken, "news")) is None
     clock.advance(seconds=1)
-    recovered = harken.scheduled_poll(source(harken, "news"))
+    recovered = scheduled_poll(harken, source(harken, "news"))
     assert recovered is not None
     assert recovered.error is None
     assert recovered.stored == 1
 
 
 def test_a_lasting_outage_alerts_once_and_its_end_once_more(
-    harken: Harken, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
+    harken: App, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     http_server.routes["/feed.xml"] = Reply(b"oops", status=503)
     waits = []
     for _ in range(4):
-        summary = harken.poll(source(harken, "news"))
+        summary = poll_one(harken, source(harken, "news"))
         assert summary.retry_at is not None
         waits.append(summary.retry_at - clock.now)
         clock.advance(minutes=4)
@@ -111,19 +112,19 @@ def test_a_lasting_outage_alerts_once_and_its_end_once_more(
     assert "stopped hearing" in health_mail(smtp_server)[0]
 
     http_server.routes["/feed.xml"] = Reply(FEED)
-    harken.poll(source(harken, "news"))
-    harken.poll(source(harken, "news"))
+    poll_one(harken, source(harken, "news"))
+    poll_one(harken, source(harken, "news"))
     subjects = health_mail(smtp_server)
     assert len(subjects) == 2
     assert "hearing again" in subjects[1]
 
 
 def test_a_short_blip_wakes_nobody(
-    harken: Harken, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
+    harken: App, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     http_server.routes["/feed.xml"] = Reply(b"oops", status=500)
-    harken.poll(source(harken, "news"))
+    poll_one(harken, source(harken, "news"))
     clock.advance(minutes=2)
     http_server.routes["/feed.xml"] = Reply(FEED)
-    harken.poll(source(harken, "news"))
+    poll_one(harken, source(harken, "news"))
     assert health_mail(smtp_server) == []

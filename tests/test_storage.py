@@ -44,8 +44,10 @@ def verdict(
     severity: Severity = Severity.NORMAL,
     *,
     matched: bool = True,
-    notify: tuple[str, ...] = ("comms",),
+    notify: tuple[str, ...] | None = None,
 ) -> Verdict:
+    if notify is None:  # as triage does: only urgent verdicts go to the default groups
+        notify = ("comms",) if severity is Severity.URGENT else ()
     return Verdict(
         mention=Mention(source=SOURCE, id=item_id, text=f"Acme mentioned in {item_id}"),
         matched=matched,
@@ -61,20 +63,13 @@ def save(
     verdicts: list[Verdict],
     now: datetime = NOW,
     cursor: dict[str, str] | None = None,
-    alert_if_urgent: bool = True,
 ) -> list[Verdict]:
     poll = Poll(
         mentions=tuple(v.mention for v in verdicts),
         cursor=cursor if cursor is not None else {"etag": "v1"},
         fetched=len(verdicts),
     )
-    return storage.save_poll(
-        SOURCE,
-        poll,
-        verdicts,
-        now,
-        alert_if=lambda v: alert_if_urgent and v.severity is Severity.URGENT,
-    )
+    return storage.save_poll(SOURCE, poll, verdicts, now)
 
 
 def item_id(alert: PendingAlert) -> str:
@@ -162,9 +157,9 @@ def test_a_verdict_reads_back_equal_to_what_was_saved(storage: Storage) -> None:
     assert alert.groups == ("oncall", "comms")
 
 
-def test_only_verdicts_the_caller_picks_are_alerted(storage: Storage) -> None:
+def test_only_verdicts_that_name_someone_to_tell_are_alerted(storage: Storage) -> None:
     save(storage, [verdict("urgent", Severity.URGENT), verdict("high", Severity.HIGH)])
-    save(storage, [verdict("quiet", Severity.URGENT)], alert_if_urgent=False)
+    save(storage, [verdict("quiet", Severity.URGENT, notify=())])
 
     pending = storage.pending_alerts(NOW)
     assert [(item_id(a), a.groups, a.attempts) for a in pending] == [("urgent", ("comms",), 0)]
@@ -360,7 +355,7 @@ def test_saving_a_mention_under_another_source_is_refused(storage: Storage) -> N
     poll = Poll(mentions=(stray.mention,), cursor={}, fetched=1)
 
     with pytest.raises(ValueError, match="from source 'acme_news', not 'other'"):
-        storage.save_poll("other", poll, [stray], NOW, alert_if=lambda v: True)
+        storage.save_poll("other", poll, [stray], NOW)
 
 
 def test_a_naive_time_is_refused(storage: Storage) -> None:
@@ -443,7 +438,7 @@ def save_from(
     storage: Storage, source: str, verdicts: list[Verdict], now: datetime = NOW
 ) -> list[Verdict]:
     poll = Poll(mentions=tuple(v.mention for v in verdicts), cursor={}, fetched=len(verdicts))
-    return storage.save_poll(source, poll, verdicts, now, alert_if=lambda v: True)
+    return storage.save_poll(source, poll, verdicts, now)
 
 
 def test_one_story_through_two_sources_is_stored_and_alerted_once(storage: Storage) -> None:

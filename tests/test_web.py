@@ -59,7 +59,7 @@ def storage(tmp_path: Path) -> Iterator[Storage]:
     store = Storage(f"sqlite:///{tmp_path / 'harken.db'}")
     verdicts = [urgent("1", "Acme is down <script>alert(1)</script>"), urgent("2", "Acme again")]
     poll = Poll(mentions=tuple(v.mention for v in verdicts), cursor={}, fetched=2)
-    store.save_poll("news", poll, verdicts, NOW, alert_if=lambda v: True)
+    store.save_poll("news", poll, verdicts, NOW)
     yield store
     store.close()
 

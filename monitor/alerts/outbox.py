@@ -25,7 +25,6 @@ from monitor.alerts.history import format_duration
 from monitor.alerts.links import Links
 from monitor.alerts.storm import group_alerts, grouped_email, in_quiet_hours, is_held
 from monitor.config.settings import Config
-from monitor.daemon.metrics import REGISTRY as METRICS
 from monitor.errors import DeliveryError
 from monitor.mail.mailer import Sender
 from monitor.mail.templates import Templates
@@ -74,12 +73,14 @@ def deliver_pending(
     limit: int = 100,
     links: Links | None = None,
     channels: Channels | None = None,
+    on_accepted: Callable[[datetime, datetime], None] | None = None,
 ) -> DeliveryReport:
     """Send every alert that is due; each is marked sent or failed before the next is tried.
 
     Email goes through ``mailer``; the ``[channels]`` that carry an alert's groups through
     ``channels`` (Apprise by default). With ``links``, mention alerts carry signed links to
-    acknowledge and resolve them.
+    acknowledge and resolve them. ``on_accepted(stored_at, accepted_at)`` hears of each mention
+    alert accepted (the daemon's latency metric).
     """
     channels = channels or AppriseChannels()
     started = time.monotonic()
@@ -150,8 +151,8 @@ def deliver_pending(
         accepted_at = now + timedelta(seconds=time.monotonic() - started)
         for each in batch:
             storage.mark_alert_sent(each.id, now, message_id, recipients, claimant)
-            if each.kind == "mention":
-                METRICS.record_alert_accepted(each.created_at, accepted_at)
+            if each.kind == "mention" and on_accepted is not None:
+                on_accepted(each.created_at, accepted_at)
             sent += 1
         if len(batch) > 1:
             log.info(

@@ -15,7 +15,7 @@ from monitor.errors import HarkenError
 # The daemon's modules (storage, mail, scheduler) load only for the commands that use them,
 # so `harken triage` and `harken rules check` start quickly.
 if TYPE_CHECKING:
-    from monitor.daemon.service import Harken
+    from monitor.daemon.wiring import App
 
 cli = typer.Typer(
     help="Harken: hear what the public says about your brand, and react before it becomes a crisis.",
@@ -64,11 +64,11 @@ def _fail(error: HarkenError) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _open(config: Config, **kwargs: Any) -> Harken:
-    from monitor.daemon.service import Harken
+def _open(config: Config, **kwargs: Any) -> App:
+    from monitor.daemon import wiring
 
     try:
-        return Harken(config, **kwargs)
+        return wiring.open_app(config, **kwargs)
     except HarkenError as error:
         print("harken will not start:", file=sys.stderr)
         raise _fail(error) from None

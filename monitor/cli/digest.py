@@ -53,7 +53,8 @@ def digest(
         known = ", ".join(digest.label for digest in config.scheduled_digests)
         print(f'no digest called "{name}"; configured: {known}', file=sys.stderr)
         raise typer.Exit(2) from None
-    from monitor.digest import digest_message_id, render_digest
+    from monitor.daemon.digests import digest_of, digest_start
+    from monitor.digest import mail_digest, render_digest
 
     if out is None and not send and not preview:
         print("nothing to do: give --out FILE, --preview, --send, or more", file=sys.stderr)
@@ -66,10 +67,10 @@ def digest(
         if period is not None:
             start = end - period
         elif preview:
-            start = harken.digest_start(scheduled, end)  # the watermark stays where it is
+            start = digest_start(harken, scheduled, end)  # the watermark stays where it is
         else:
             start = end - timedelta(hours=24)
-        built = harken.digest_of(start, end, scheduled)
+        built = digest_of(harken, start, end, scheduled)
         email = render_digest(built, harken.templates)
         if out is not None:
             out.write_text(email.html_for_file(), encoding="utf-8")
@@ -78,15 +79,9 @@ def digest(
                 f"wrote {out} and {out.with_suffix('.txt')}: {built.total} mentions since {start:%Y-%m-%d %H:%M} UTC"
             )
         if send:
-            addresses = config.addresses(scheduled.to)
-            harken.mailer.send(
-                addresses,
-                email.subject,
-                email.text,
-                email.html,
-                digest_message_id(built.start, built.end, scheduled.key),
-                date=end,
-                images=email.images,
+            # By hand, the scheduled digest's watermark stays where it is.
+            addresses = mail_digest(
+                built, email, mailer=harken.mailer, config=config, scheduled=scheduled, now=end
             )
             print(f"sent the digest of {built.total} mentions to {', '.join(addresses)}")
     except (HarkenError, OSError) as error:

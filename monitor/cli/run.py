@@ -43,11 +43,14 @@ def print_summaries(summaries: list[PollSummary]) -> None:
 
 def poll() -> None:
     """Poll every enabled source once, store and alert what is new, print a summary."""
+    from monitor.daemon.deliver import deliver_alerts
+    from monitor.daemon.poll import poll_all
+
     config = _config()
     harken = _open(config)
     try:
-        summaries = harken.poll_all()
-        report = harken.deliver_alerts()
+        summaries = poll_all(harken)
+        report = deliver_alerts(harken)
     finally:
         harken.close()
     print_summaries(summaries)

@@ -13,7 +13,7 @@ from monitor.daemon import wiring
 from monitor.errors import HarkenError
 
 if TYPE_CHECKING:
-    from monitor.daemon.service import Harken
+    from monitor.daemon.wiring import App
 
 sources_cli = typer.Typer(help="See and try the configured sources.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def sources_list() -> None:
     print(f"\ninstalled kinds: {', '.join(sorted(source_kinds()))}")
 
 
-def describe_sources(harken: Harken) -> list[tuple[str, ...]]:
+def describe_sources(harken: App) -> list[tuple[str, ...]]:
     """The table of ``harken sources list``: a header, then one row per configured source."""
     now = harken.now()
     health = {entry.source: entry for entry in harken.storage.source_health()}

@@ -1,7 +1,8 @@
 """What the daemon counts for ``/metrics`` (kept by prometheus_client), and what a scrape reads
 from the database.
 
-Counters live in this process and start at zero on every restart, as Prometheus expects. What
+Counters live in the running app (each its own registry) and start at zero on every restart,
+as Prometheus expects. What
 the database already keeps (the outbox, source health, digests) is read from it at each scrape,
 so it survives restarts and every Harken sharing the database reports the same.
 
@@ -47,7 +48,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
-    """The process's counters and the alert latency histogram; safe to update from any thread."""
+    """One app's counters and alert latency histogram; safe to update from any thread."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -98,9 +99,6 @@ class Metrics:
 
     def record_digest(self, digest: str, sent: bool) -> None:
         self.digest_sends.labels(digest, "ok" if sent else "failed").inc()
-
-
-REGISTRY = Metrics()  # the process's counters: one Harken daemon per process
 
 
 class _DatabaseCollector(Collector):
@@ -162,7 +160,7 @@ class _DatabaseCollector(Collector):
 
 
 def scrape_registry(
-    storage: Storage, scheduler_alive: Callable[[], bool], metrics: Metrics = REGISTRY
+    storage: Storage, scheduler_alive: Callable[[], bool], metrics: Metrics
 ) -> CollectorRegistry:
     """Everything ``/metrics`` shows: the counters, the database's gauges, the process's
     memory and CPU."""

@@ -1,4 +1,5 @@
-"""One poll of one source, stage by stage: poll -> triage -> store (with the outbox) -> health.
+"""The poll job, and one poll of one source stage by stage: poll -> triage -> store (with the
+outbox) -> health.
 
 A failure is recorded with when to try again (health.py decides), and opens an admin alert
 once when it lasts; the first success after it closes the alert with one more message.
@@ -12,7 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor.daemon.deliver import deliver_alerts
 from monitor.daemon.health import HealthPolicy, after_failure, failing_alert, silence_alert
+from monitor.daemon.wiring import App
 from monitor.errors import (
     AccessDenied,
     BadPayload,
@@ -24,7 +27,7 @@ from monitor.errors import (
     SourceError,
     SourceGone,
 )
-from monitor.mention import Cursor, Severity, Verdict
+from monitor.mention import Cursor, Severity
 from monitor.source import Source
 from monitor.storage import SourceHealth, Storage
 from monitor.triage.verdict import Triage
@@ -49,6 +52,52 @@ class PollSummary:
     disabled: bool = False  # retrying cannot help until someone acts
 
 
+def poll_one(
+    app: App, source: Source, state: tuple[Cursor, SourceHealth | None] | None = None
+) -> PollSummary:
+    """Poll one source, store what is new, then send any alerts it raised."""
+    summary = poll_source(source, app.storage, app.triage, app.now, app.health_policy, state)
+    app.metrics.record_poll(summary)
+    # While the database is out, the outbox would only make this poll wait for it again.
+    if (summary.stored or summary.error) and app.storage.availability.outage is None:
+        deliver_alerts(app)
+    return summary
+
+
+def poll_all(app: App) -> list[PollSummary]:
+    """Poll every source once, whatever its health (``harken poll``)."""
+    return [poll_one(app, source) for source in app.sources]
+
+
+def scheduled_poll(app: App, source: Source) -> PollSummary | None:
+    """The daemon's poll: skipped while the source backs off or is disabled.
+
+    A source disabled in an earlier run gets one try after a restart: restarting is how an
+    admin says "I fixed the credentials".
+    """
+    try:
+        cursor, health = app.storage.poll_state(source.name)
+    except HarkenError:
+        return poll_one(app, source)  # the poll itself will report the database
+    reason = waiting(app, source, health)
+    app.tried_since_start.add(source.name)
+    if reason:
+        log.debug("source %s: skipped, %s", source.name, reason, extra={"source": source.name})
+        return None
+    return poll_one(app, source, (cursor, health))
+
+
+def waiting(app: App, source: Source, health: SourceHealth | None) -> str | None:
+    """Why a scheduled poll of ``source`` should not run now (backing off, disabled), if so."""
+    if health is None:
+        return None
+    if health.disabled_reason and source.name in app.tried_since_start:
+        return f"disabled: {health.disabled_reason}"
+    if health.backoff_until and health.backoff_until > app.now():
+        return f"backing off until {health.backoff_until:%H:%M:%S} UTC"
+    return None
+
+
 def poll_source(
     source: Source,
     storage: Storage,
@@ -70,11 +119,7 @@ def poll_source(
         # A 304, or a page with nothing new, changes nothing: writing it back would only take
         # the database's write lock from the polls that do have something to store.
         unchanged = not poll.mentions and poll.cursor == cursor
-        fresh = (
-            []
-            if unchanged
-            else storage.save_poll(source.name, poll, verdicts, now(), alert_if=needs_alert)
-        )
+        fresh = [] if unchanged else storage.save_poll(source.name, poll, verdicts, now())
     except SourceError as error:
         return _failed(source, storage, now, error, policy, before)
     except DatabaseUnavailable as error:
@@ -115,11 +160,6 @@ def _database_down(
     )
 
 
-def needs_alert(verdict: Verdict) -> bool:
-    """Triage names who must hear (a rule's groups, or the on-call groups for urgent ones)."""
-    return verdict.matched and bool(verdict.notify) and verdict.severity is not Severity.IGNORE
-
-
 def _failed(
     source: Source,
     storage: Storage,
@@ -146,7 +186,7 @@ def _failed(
                 name, str(error), health.failing_since, attempt.disabled_reason, at, policy
             )
         if message and not health.alerted:
-            _open_alert(storage, name, at, message, policy)
+            open_source_alert(storage, name, at, message, policy)
     except HarkenError as storage_error:
         _health_not_recorded(name, storage_error)
         return PollSummary(source=name, error=str(error), error_kind=kind)
@@ -229,32 +269,10 @@ def _steady(before: SourceHealth | None, at: datetime) -> bool:
     )
 
 
-def check_silence(
-    source: Source, storage: Storage, now: Callable[[], datetime], policy: HealthPolicy
-) -> None:
-    """Open an alert for a source that works but has brought nothing for too long."""
-    name, at = source.name, now()
-    try:
-        health = storage.health_of(name)
-        if health is None or health.alerted:
-            return
-        message = silence_alert(
-            name, storage.last_stored_at(name), source.settings.silent_after, at
-        )
-        if message:
-            _open_alert(storage, name, at, message, policy)
-    except HarkenError as storage_error:
-        log.error(
-            "source %s: could not check its silence: %s",
-            name,
-            storage_error,
-            extra={"source": name},
-        )
-
-
-def _open_alert(
+def open_source_alert(
     storage: Storage, name: str, at: datetime, message: str, policy: HealthPolicy
 ) -> None:
+    """Log and queue an admin alert about source ``name``, and mark it open."""
     log.error("source %s: %s", name, message, extra={"source": name})
     storage.enqueue_source_alert(name, at, message, policy.notify)
     storage.set_source_alerted(name, True)

@@ -1,10 +1,16 @@
-"""APScheduler wiring for ``harken run``: polls on intervals, the digest on its cron, retries."""
+"""APScheduler wiring for ``harken run``: each job on its interval or cron, retries, liveness.
+
+The jobs themselves are plain functions of the app (poll.py, deliver.py, digests.py…); this
+module only says when they run.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -17,19 +23,26 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config.settings import ScheduledDigest
-from monitor.daemon.service import Harken
+from monitor.daemon.deliver import deliver_alerts
+from monitor.daemon.digests import DIGEST_LATE, overdue_since, send_scheduled_digest
+from monitor.daemon.escalate import escalate_alerts
+from monitor.daemon.poll import scheduled_poll
+from monitor.daemon.rules import reload_rules
+from monitor.daemon.silence import check_silence
+from monitor.daemon.spikes import check_spikes
 from monitor.daemon.web import serve_links
-from monitor.errors import HarkenError
+from monitor.daemon.wiring import App
 from monitor.source import Source
 
 log = logging.getLogger("harken.run")
 
 # Spread polls of sources with equal intervals so they do not all hit the network at once.
 MAX_JITTER = timedelta(seconds=30)
-# A digest may go this late: when the scheduler was busy, or the daemon down, at its time.
-DIGEST_LATE = timedelta(hours=1)
 # How long a stop waits for the jobs under way; systemd's TimeoutStopSec (60 s) must be longer.
 STOP_GRACE = timedelta(seconds=30)
+# The scheduler proves it runs by stamping the time this often; three missed stamps and
+# /healthz says it is dead.
+HEARTBEAT_EVERY = timedelta(seconds=5)
 
 
 class _Scheduler(BackgroundScheduler):  # type: ignore[misc]  # apscheduler ships no types
@@ -56,16 +69,16 @@ class _Scheduler(BackgroundScheduler):  # type: ignore[misc]  # apscheduler ship
         super().shutdown(wait)
 
 
-def build_scheduler(harken: Harken) -> BackgroundScheduler:
-    """A scheduler with one job per source, one for alert retries and one per digest."""
-    settings = harken.config.settings
+def build_scheduler(app: App) -> BackgroundScheduler:
+    """A scheduler with one job per source, one per digest and one per other job."""
+    settings = app.config.settings
     scheduler = _Scheduler(
         executors={"default": ThreadPoolExecutor(max_workers=4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC",
     )
-    now = harken.now()
-    for source in harken.sources:
+    now = app.now()
+    for source in app.sources:
         every = source.settings.every
         scheduler.add_job(
             _poll_and_log,
@@ -73,62 +86,48 @@ def build_scheduler(harken: Harken) -> BackgroundScheduler:
                 seconds=every.total_seconds(),
                 jitter=int(min(every / 10, MAX_JITTER).total_seconds()),
             ),
-            args=(harken, source, scheduler),
+            args=(app, source, scheduler),
             id=f"poll:{source.name}",
             name=f"poll {source.name}",
             next_run_time=now,
         )
-    scheduler.add_job(
-        harken.deliver_alerts,
-        IntervalTrigger(seconds=settings.alerts.retry_every.total_seconds()),
-        id="alerts",
-        name="deliver alerts",
-    )
-    scheduler.add_job(
-        harken.reload_rules,
-        IntervalTrigger(seconds=settings.rules.check_every.total_seconds()),
-        id="rules",
-        name="reload edited rules",
-    )
-    scheduler.add_job(
-        harken.check_silence, IntervalTrigger(minutes=5), id="silence", name="check silence"
-    )
-    scheduler.add_job(
-        harken.check_spikes, IntervalTrigger(minutes=5), id="spikes", name="check spikes"
-    )
+    jobs: dict[str, tuple[Callable[[App], object], timedelta, str]] = {
+        "alerts": (deliver_alerts, settings.alerts.retry_every, "deliver alerts"),
+        "rules": (reload_rules, settings.rules.check_every, "reload edited rules"),
+        "silence": (check_silence, timedelta(minutes=5), "check silence"),
+        "spikes": (check_spikes, timedelta(minutes=5), "check spikes"),
+    }
     if settings.oncall.levels:
+        jobs["escalate"] = (escalate_alerts, timedelta(minutes=1), "escalate")
+    for key, (job, interval, name) in jobs.items():
         scheduler.add_job(
-            harken.escalate_alerts, IntervalTrigger(minutes=1), id="escalate", name="escalate"
+            job,
+            IntervalTrigger(seconds=interval.total_seconds()),
+            args=(app,),
+            id=key,
+            name=name,
         )
-    for digest in harken.config.scheduled_digests:
+    for digest in app.config.scheduled_digests:
         # Each digest on its own cron, in its recipients' timezone, with its own watermark.
         trigger = crontab_trigger(digest.schedule, digest.timezone)
         scheduler.add_job(
-            harken.send_scheduled_digest,
+            send_scheduled_digest,
             trigger,
-            args=(digest.key,),
+            args=(app, digest.key),
             id=f"digest:{digest.key}" if digest.key else "digest",
             name=f"send digest {digest.label}",
             misfire_grace_time=int(DIGEST_LATE.total_seconds()),
-            **_catch_up(harken, digest, trigger, now),
+            **_catch_up(app, digest, trigger, now),
         )
     return scheduler
 
 
 def _catch_up(
-    harken: Harken, digest: ScheduledDigest, trigger: CronTrigger, now: datetime
+    app: App, digest: ScheduledDigest, trigger: CronTrigger, now: datetime
 ) -> dict[str, Any]:
-    """Run ``digest`` at once if its time came while no daemon ran (a crash, a restart) within
-    DIGEST_LATE and after its last send. A digest never sent waits for its time."""
-    try:
-        last = harken.storage.last_digest_end(digest.key)
-    except HarkenError as error:
-        log.error("digest %s: cannot tell whether one is overdue: %s", digest.label, error)
-        return {}
-    if last is None:
-        return {}
-    due = trigger.get_next_fire_time(None, max(last, now - DIGEST_LATE))
-    if due is None or due > now:
+    """Run ``digest`` at once if its time came while no daemon ran."""
+    due = overdue_since(app, digest, lambda after: trigger.get_next_fire_time(None, after), now)
+    if due is None:
         return {}
     log.info(
         "digest %s: was due at %s while harken was not running; sending it now",
@@ -183,8 +182,8 @@ def _weekday_names(field: str) -> str:
     return ",".join(dict.fromkeys(names))
 
 
-def _poll_and_log(harken: Harken, source: Source, scheduler: BaseScheduler) -> None:
-    summary = harken.scheduled_poll(source)
+def _poll_and_log(app: App, source: Source, scheduler: BaseScheduler) -> None:
+    summary = scheduled_poll(app, source)
     if summary is None:
         return
     if summary.retry_at is not None:
@@ -192,7 +191,7 @@ def _poll_and_log(harken: Harken, source: Source, scheduler: BaseScheduler) -> N
         scheduler.add_job(
             _poll_and_log,
             DateTrigger(run_date=summary.retry_at),
-            args=(harken, source, scheduler),
+            args=(app, source, scheduler),
             id=f"retry:{source.name}",
             name=f"retry {source.name}",
             replace_existing=True,
@@ -210,14 +209,37 @@ def _poll_and_log(harken: Harken, source: Source, scheduler: BaseScheduler) -> N
         )
 
 
-def scheduler_alive(scheduler: BaseScheduler) -> bool:
-    """Running, not paused or stopped, and (in the background) its thread has not died."""
-    thread = getattr(scheduler, "_thread", None)  # BackgroundScheduler's; none documented
-    return bool(scheduler.state == STATE_RUNNING) and (thread is None or thread.is_alive())
+class Heartbeat:
+    """The scheduler's proof of life: a job of its own that stamps the time.
+
+    The job runs in an executor of its own, so polls that fill the pool do not silence it; if
+    the scheduler's thread dies, the stamps stop.
+    """
+
+    def __init__(self, scheduler: BaseScheduler, every: timedelta = HEARTBEAT_EVERY) -> None:
+        self._scheduler = scheduler
+        self._every = every.total_seconds()
+        self._last = time.monotonic()  # a scheduler just built counts as alive
+        scheduler.add_executor(ThreadPoolExecutor(max_workers=1), "heartbeat")
+        scheduler.add_job(
+            self._beat,
+            IntervalTrigger(seconds=self._every),
+            id="heartbeat",
+            name="heartbeat",
+            executor="heartbeat",
+        )
+
+    def _beat(self) -> None:
+        self._last = time.monotonic()
+
+    def alive(self) -> bool:
+        """Running, not paused or stopped, and stamping on time."""
+        running = self._scheduler.state == STATE_RUNNING
+        return bool(running) and time.monotonic() - self._last < 3 * self._every
 
 
 def run_until_stopped(
-    harken: Harken, stop: threading.Event | None = None, grace: timedelta = STOP_GRACE
+    app: App, stop: threading.Event | None = None, grace: timedelta = STOP_GRACE
 ) -> bool:
     """Run the schedule until SIGINT/SIGTERM (or ``stop`` is set); running jobs finish first.
 
@@ -235,14 +257,15 @@ def run_until_stopped(
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _request_stop)
-    scheduler = build_scheduler(harken)
+    scheduler = build_scheduler(app)
+    heartbeat = Heartbeat(scheduler)
     scheduler.start()
-    links = serve_links(harken, lambda: scheduler_alive(scheduler))
+    links = serve_links(app, heartbeat.alive)
     log.info(
         "harken is running: %d sources, digest at %r (%s)",
-        len(harken.sources),
-        harken.config.settings.digest.schedule,
-        harken.config.settings.digest.timezone,
+        len(app.sources),
+        app.config.settings.digest.schedule,
+        app.config.settings.digest.timezone,
     )
     try:
         stop.wait()

@@ -18,13 +18,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from monitor.daemon.link_pages import NOT_A_LINK, PAGE_HEADERS, LinkEndpoint, Page, render
 from monitor.daemon.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from monitor.daemon.metrics import REGISTRY, Metrics, scrape_registry
+from monitor.daemon.metrics import Metrics, scrape_registry
 from monitor.daemon.metrics import render as render_metrics
 from monitor.errors import DatabaseUnavailable, HarkenError
 from monitor.storage import Storage
 
 if TYPE_CHECKING:
-    from monitor.daemon.service import Harken
+    from monitor.daemon.wiring import App
 
 log = logging.getLogger("harken.web")
 
@@ -51,7 +51,7 @@ class OpsEndpoint:
         sources: Sequence[str],
         now: Callable[[], datetime],
         scheduler_alive: Callable[[], bool],
-        metrics: Metrics = REGISTRY,
+        metrics: Metrics,
     ) -> None:
         self.storage = storage
         self.sources = tuple(sources)
@@ -222,27 +222,24 @@ def _handler_for(
     return _Handler
 
 
-def serve_links(harken: Harken, scheduler_alive: Callable[[], bool]) -> LinkServer | None:
+def serve_links(app: App, scheduler_alive: Callable[[], bool]) -> LinkServer | None:
     """Start the endpoint ``[web] listen`` names; None if it is not serving.
 
     ``/healthz`` and ``/metrics`` are served whenever it listens, alert links only when a link
     secret is configured. A port already taken is logged, not fatal: alerts matter more than
     links, and another Harken sharing the database may be the one serving them.
     """
-    web = harken.config.settings.web
+    web = app.config.settings.web
     if not web.listen:
         return None
     host, port = web.address
     endpoint = (
-        LinkEndpoint(
-            harken.storage, harken.links, harken.now, harken.config.settings.organisation.timezone
-        )
-        if harken.links is not None
+        LinkEndpoint(app.storage, app.links, app.now, app.config.settings.organisation.timezone)
+        if app.links is not None
         else None
     )
-    ops = OpsEndpoint(
-        harken.storage, [source.name for source in harken.sources], harken.now, scheduler_alive
-    )
+    sources = [source.name for source in app.sources]
+    ops = OpsEndpoint(app.storage, sources, app.now, scheduler_alive, app.metrics)
     try:
         server = LinkServer(endpoint, host, port, ops).start()
     except OSError as error:

@@ -1,9 +1,14 @@
-"""Wiring: config -> rules, triage and sources. Light on purpose: ``harken triage`` starts here."""
+"""Wiring: config -> rules, triage, sources, and the running app the daemon's jobs share.
+
+Light on purpose: ``harken triage`` starts here, so storage, mail and httpx load only when
+``open_app`` runs.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +23,18 @@ from monitor.triage.sentiment.scorer import SentimentScorer
 from monitor.triage.verdict import Triage
 
 if TYPE_CHECKING:  # httpx costs a tenth of a second to import; `harken triage` never fetches
+    from monitor.alerts.links import Links
+    from monitor.daemon.health import HealthPolicy
+    from monitor.daemon.metrics import Metrics
+    from monitor.daemon.parsers import ParserPool
     from monitor.fetch import Fetcher
+    from monitor.mail.mailer import Sender
+    from monitor.mail.templates import Templates
+    from monitor.storage import Storage
 
 log = logging.getLogger("harken")
+
+RulesVersion = tuple[tuple[str, int, int], ...]
 
 
 def utc_now() -> datetime:
@@ -39,7 +53,7 @@ def load_config_rules(config: Config, path: Path | None = None) -> RuleSet:
     )
 
 
-def rules_version(config: Config) -> tuple[tuple[str, int, int], ...]:
+def rules_version(config: Config) -> RulesVersion:
     """What changes when a rule file or the lexicon is edited, added or removed."""
     path = config.rules_path
     files = [path] if path.is_file() else sorted(path.glob("*.toml")) if path.is_dir() else []
@@ -116,3 +130,86 @@ def build_sources(
                 extra={"source": name},
             )
     return sources
+
+
+@dataclass
+class App:
+    """The running pieces built from one config: what every job of the daemon is handed.
+
+    State, not behaviour: the jobs are functions in the modules beside this one.
+    """
+
+    config: Config
+    now: Callable[[], datetime]
+    storage: Storage
+    fetcher: Fetcher
+    sources: list[Source]
+    triage: Triage  # replaced whole when edited rules load
+    rules_version: RulesVersion  # of the rules ``triage`` runs
+    templates: Templates
+    mailer: Sender
+    health_policy: HealthPolicy
+    links: Links | None  # signed links in alert emails; None when [web] asks for none
+    metrics: Metrics
+    parsers: ParserPool | None = None
+    broken_rules_version: RulesVersion | None = None  # an edit already reported as broken
+    tried_since_start: set[str] = field(default_factory=set)  # sources polled by this process
+
+    def close(self) -> None:
+        if self.parsers is not None:
+            self.parsers.close()
+        self.fetcher.close()
+        self.storage.close()
+
+
+def open_app(
+    config: Config,
+    now: Callable[[], datetime] = utc_now,
+    mailer: Sender | None = None,
+    parse_processes: int = 0,
+) -> App:
+    """Build the app ``config`` describes. ``parse_processes`` > 1 parses feeds in that many
+    processes (the daemon, with several polls under way at once); 0 or 1 in the polling thread."""
+    from monitor.alerts import configured_links
+    from monitor.alerts.outbox import release_dead_claims
+    from monitor.daemon.health import HealthPolicy
+    from monitor.daemon.metrics import Metrics
+    from monitor.daemon.parsers import ParserPool
+    from monitor.errors import HarkenError
+    from monitor.mail.mailer import Mailer
+    from monitor.mail.templates import Templates
+    from monitor.storage import Storage
+
+    # Rules first: a broken rule file stops start-up before anything else is touched.
+    version = rules_version(config)
+    triage = build_triage(config, load_config_rules(config))
+    storage = Storage(config.storage_url)
+    try:
+        release_dead_claims(storage, now())
+    except HarkenError as error:  # the outbox's own passes will say more
+        log.error("alerts: could not check for alerts a stopped sender left: %s", error)
+    fetcher = build_fetcher(config)
+    parsers = ParserPool(parse_processes) if parse_processes > 1 else None
+    health = config.settings.health
+    links, why_no_links = configured_links(config.settings.web)
+    if why_no_links:
+        log.warning("web: %s", why_no_links)
+    return App(
+        config=config,
+        now=now,
+        storage=storage,
+        fetcher=fetcher,
+        sources=build_sources(config, fetcher, now, parsers.offload if parsers else run_here),
+        triage=triage,
+        rules_version=version,
+        templates=Templates(config.templates_path),
+        mailer=mailer or Mailer(config.settings.email),
+        health_policy=HealthPolicy(
+            notify=tuple(health.notify),
+            error_threshold=health.error_threshold,
+            backoff_cap=health.backoff_cap,
+        ),
+        links=links,
+        metrics=Metrics(),
+        parsers=parsers,
+    )

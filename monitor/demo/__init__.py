@@ -16,8 +16,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from monitor.config.settings import Brand, Config, Settings, StorageSettings
-from monitor.daemon.poll import PollSummary
-from monitor.daemon.service import Harken
+from monitor.daemon.deliver import deliver_alerts
+from monitor.daemon.digests import digest_of
+from monitor.daemon.poll import PollSummary, poll_all
+from monitor.daemon.wiring import open_app
 from monitor.digest import render_digest
 from monitor.mail.mailer import FolderMailer
 from monitor.source import source_kind
@@ -83,14 +85,14 @@ def run_demo(config: Config, out: Path) -> DemoResult:
         stale.unlink()
     mailer = FolderMailer(out)
     with serve_posts() as base_url:
-        harken = Harken(demo_config(config, base_url, database), mailer=mailer)
+        app = open_app(demo_config(config, base_url, database), mailer=mailer)
         try:
-            summaries = harken.poll_all()
-            harken.deliver_alerts()
-            end = harken.now()
-            email = render_digest(harken.digest_of(end - timedelta(days=1), end), harken.templates)
+            summaries = poll_all(app)
+            deliver_alerts(app)
+            end = app.now()
+            email = render_digest(digest_of(app, end - timedelta(days=1), end), app.templates)
         finally:
-            harken.close()
+            app.close()
     digest_html, digest_text = out / "digest.html", out / "digest.txt"
     digest_html.write_text(email.html_for_file(), encoding="utf-8")
     digest_text.write_text(email.text, encoding="utf-8")

@@ -4,23 +4,25 @@ from monitor.digest.build import ActionItem, Author, Count, Digest, Response, bu
 from monitor.digest.send import (
     digest_message_id,
     digest_subject,
+    mail_digest,
     period_label,
     render_digest,
     send_digest,
 )
-from monitor.digest.timeline import Bucket, Spike
+from monitor.digest.timeline import Bucket, BusiestHour
 
 __all__ = [
     "ActionItem",
     "Author",
     "Bucket",
+    "BusiestHour",
     "Count",
     "Digest",
     "Response",
-    "Spike",
     "build_digest",
     "digest_message_id",
     "digest_subject",
+    "mail_digest",
     "period_label",
     "render_digest",
     "send_digest",

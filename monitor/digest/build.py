@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from monitor.digest.timeline import (
     Bucket,
-    Spike,
+    BusiestHour,
     bucket_size,
     busiest_hour,
     heard_at,
@@ -96,7 +96,7 @@ class Digest:
     authors: tuple[Author, ...] = ()  # most followers first
     timeline: tuple[Bucket, ...] = ()  # the whole period in even buckets, oldest first
     bucket: timedelta = timedelta(hours=1)  # each bucket's length
-    busiest: Spike | None = None  # None when the period is quiet or an hour or less
+    busiest: BusiestHour | None = None  # None when the period is quiet or an hour or less
     name: str = ""  # the scheduled digest's key; "" for [digest]
 
     @property

@@ -151,20 +151,38 @@ def send_digest(
     )
     if digest.quiet and not scheduled.send_empty:
         return None
+    email = render_digest(digest, templates)
+    mail_digest(digest, email, mailer=mailer, config=config, scheduled=scheduled, now=now)
+    return digest
+
+
+def mail_digest(
+    digest: Digest,
+    email: Email,
+    *,
+    mailer: Sender,
+    config: Config,
+    scheduled: ScheduledDigest,
+    now: datetime,
+) -> list[str]:
+    """Email ``digest``, rendered as ``email``, to ``scheduled``'s recipients; returns them.
+
+    The one way a digest is sent, scheduled or by hand. Raises DeliveryError when the digest's
+    groups have no email address, or the mailer fails.
+    """
     addresses = config.addresses(scheduled.to)
     if not addresses:
         where = "digest.to" if not scheduled.key else f'the [[digests]] table "{scheduled.key}"'
         raise DeliveryError(
             f"digest {scheduled.label}: recipient groups {', '.join(scheduled.to) or '(none)'} ({where}) have no email addresses; add them under [recipients] in config.toml"
         )
-    email = render_digest(digest, templates)
     mailer.send(
         addresses,
         email.subject,
         email.text,
         email.html,
-        digest_message_id(start, end, scheduled.key),
+        digest_message_id(digest.start, digest.end, scheduled.key),
         date=now,
         images=email.images,
     )
-    return digest
+    return addresses

@@ -35,7 +35,7 @@ class Bucket:
 
 
 @dataclass(frozen=True)
-class Spike:
+class BusiestHour:
     """The busiest hour of a period, next to the period's hourly average."""
 
     start: datetime
@@ -89,7 +89,7 @@ def timeline(heard: Heard, start: datetime, end: datetime, size: timedelta) -> t
     )
 
 
-def busiest_hour(heard: Heard, start: datetime, end: datetime) -> Spike | None:
+def busiest_hour(heard: Heard, start: datetime, end: datetime) -> BusiestHour | None:
     """The hour (counted from ``start``) with most mentions; None for periods of an hour or less."""
     if not heard or end - start <= HOUR:
         return None
@@ -102,7 +102,7 @@ def busiest_hour(heard: Heard, start: datetime, end: datetime) -> Spike | None:
     index = max(range(slots), key=lambda i: (len(per_hour[i]), -i))
     hour = per_hour[index]
     sources = Counter(s.verdict.mention.source for s in hour)
-    return Spike(
+    return BusiestHour(
         start=start + index * HOUR,
         end=min(start + (index + 1) * HOUR, end),
         count=len(hour),

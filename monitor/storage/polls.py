@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +37,6 @@ class PollStore(StorageBase):
         poll: Poll,
         verdicts: Sequence[Verdict],
         now: datetime,
-        alert_if: Callable[[Verdict], bool],
     ) -> list[Verdict]:
         """Store the poll's new matched verdicts, its cursor and their alerts in one transaction.
 
@@ -57,7 +56,7 @@ class PollStore(StorageBase):
         with self._transaction(f"save a poll of source {source!r}") as session:
             stories.lock(session, {key for _, key in matched if key})
             for verdict, key in matched:
-                if stories.save_verdict(session, verdict, key, now, alert_if):
+                if stories.save_verdict(session, verdict, key, now):
                     fresh.append(verdict)
             upsert = self._insert(CursorRow).values(
                 source=source, state=dict(poll.cursor), updated_at=now

@@ -7,7 +7,6 @@ reads the stored stories back.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import case, func, insert, select, text
@@ -131,7 +130,6 @@ def save_verdict(
     verdict: Verdict,
     key: str,
     now: datetime,
-    alert_if: Callable[[Verdict], bool],
 ) -> bool:
     """Store one matched verdict under canonical URL ``key`` ("" for none); True if stored.
 
@@ -167,7 +165,7 @@ def save_verdict(
         return False
     session.execute(insert(VerdictRow).values(rows.verdict_values(mention_id, verdict)))
     _add_sighting(session, mention_id, mention, now)
-    if alert_if(verdict):
+    if verdict.needs_alert:
         alert_id = session.scalar(
             insert(AlertRow)
             .values(
