@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from monitor.config.secrets import secret_values
 from monitor.config.settings import Config, config_path, load_config
 from monitor.daemon import logs, wiring
 from monitor.duration import parse_duration
@@ -64,9 +65,11 @@ def _options(
 
 def _config() -> Config:
     try:
-        return load_config(config_path(state.config_file))
+        config = load_config(config_path(state.config_file))
     except HarkenError as error:
         raise _fail(error) from None
+    logs.REDACT.hide(secret_values(config))
+    return config
 
 
 def _fail(error: HarkenError) -> typer.Exit:
