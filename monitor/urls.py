@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that say how a reader arrived, never which page they reached.
@@ -117,3 +118,21 @@ def _is_google(host: str) -> bool:
 def _is_tracking(key: str) -> bool:
     lowered = key.lower()
     return lowered in _TRACKING_PARAMETERS or lowered.startswith(_TRACKING_PREFIXES)
+
+
+# Credentials people write into feed URLs: the userinfo of "https://user:pass@host/", and query
+# values whose names say key, token, secret, signature or password ("?apikey=…", "&sig=…").
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/?#\s@]+@", re.IGNORECASE)
+_SECRET_QUERY = re.compile(
+    r"([?&;][\w.-]*?(?:key|token|secret|sig|signature|password|passwd|pwd|auth|credential)s?"
+    r"[\w.-]*=)[^&#\s'\"<>]+?(?=[&#\s'\"<>]|:\s|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with every URL's userinfo and key-like query values replaced by ``***``.
+
+    For anything shown or stored for display: logs, ``/healthz``, source health, alert emails.
+    """
+    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\1***@", text))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -374,3 +375,28 @@ def test_a_source_alert_subject_never_carries_other_text(message: str) -> None:
     assert source_alert_subject("hn\r\nBcc: x", "is hearing again") == (
         "[Harken] Source hn Bcc: x: is hearing again"
     )
+
+
+def test_a_line_break_in_a_link_or_author_cannot_add_a_line_to_the_plain_text(
+    tmp_path: Path, smtp_server: SmtpServer, storage: Storage
+) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    hostile = urgent("1", author="mallory\r\nBcc: attacker@x")
+    hostile = replace(
+        hostile,
+        mention=replace(
+            hostile.mention, url="https://news.example.org/item?id=1\r\nBcc: attacker@x\x1b[2J"
+        ),
+    )
+    queue(storage, hostile)
+
+    assert deliver(storage, config) == DeliveryReport(sent=1)
+
+    [message] = smtp_server.inbox
+    plain, markup = bodies(message)
+    lines = plain.splitlines()
+    assert not [line for line in lines if line.lstrip().startswith("Bcc:")]
+    assert "Link:      https://news.example.org/item?id=1%0D%0ABcc:%20attacker@x%1B[2J" in lines
+    assert "\x1b" not in plain
+    assert "\r" not in plain.replace("\r\n", "\n")
+    assert 'href="https://news.example.org/item?id=1%0D%0ABcc:%20attacker@x%1B[2J"' in markup

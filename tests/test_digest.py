@@ -327,6 +327,20 @@ def test_the_html_digest_links_every_mention_and_escapes_their_text() -> None:
     assert "click me" in email.html
 
 
+def test_a_line_break_in_a_link_cannot_add_a_line_to_the_plain_text() -> None:
+    hostile = verdict(
+        "4",
+        title="Acme\r\nBcc: attacker@x",
+        label="negative",
+        compound=-0.9,
+        url="https://news.example.org/item?id=4\r\nBcc: attacker@x",
+    )
+    email = render_digest(digest_of(*THREE, hostile), Templates(TEMPLATES))
+
+    assert not [line for line in email.text.splitlines() if line.lstrip().startswith("Bcc:")]
+    assert "https://news.example.org/item?id=4%0D%0ABcc:%20attacker@x" in email.text
+
+
 def test_the_html_has_its_css_inlined_and_fetches_nothing() -> None:
     email = render_digest(digest_of(*THREE), Templates(TEMPLATES))
     html = email.html or ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.urls import canonical_url
+from monitor.urls import canonical_url, without_credentials
 
 STORY = "https://news.example/2024/05/acme-outage"
 
@@ -97,3 +97,25 @@ def test_the_path_keeps_its_case_and_other_ports_stay() -> None:
 )
 def test_what_is_not_a_web_link_has_no_key(url: str) -> None:
     assert canonical_url(url) == ""
+
+
+@pytest.mark.parametrize(
+    ("shown", "safe"),
+    [
+        ("https://user:pass@feeds.example/a.xml", "https://***@feeds.example/a.xml"),
+        ("https://TOKEN123@feeds.example/a.xml", "https://***@feeds.example/a.xml"),
+        ("https://f.example/a?apikey=abc&page=2", "https://f.example/a?apikey=***&page=2"),
+        ("https://f.example/a?page=2&api_key=abc", "https://f.example/a?page=2&api_key=***"),
+        ("https://f.example/a?access_token=abc#top", "https://f.example/a?access_token=***#top"),
+        ("https://f.example/a?X-Amz-Signature=abc", "https://f.example/a?X-Amz-Signature=***"),
+        ("https://f.example/a?sig=abc&secret=def", "https://f.example/a?sig=***&secret=***"),
+        (
+            "fetch https://f.example/a?key=abc: HTTP 404",
+            "fetch https://f.example/a?key=***: HTTP 404",
+        ),
+        ("mailto:someone@example.com", "mailto:someone@example.com"),
+        ("https://f.example/a?page=2&sort=new", "https://f.example/a?page=2&sort=new"),
+    ],
+)
+def test_credentials_in_urls_are_hidden_wherever_they_are_shown(shown: str, safe: str) -> None:
+    assert without_credentials(shown) == safe

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from monitor.config.load import config_path, load_config
+from monitor.config.secrets import secret_values
 from monitor.config.settings import Config
 from monitor.daemon import logs
 from monitor.errors import HarkenError
@@ -54,9 +55,11 @@ def _options(
 
 def _config() -> Config:
     try:
-        return load_config(config_path(state.config_file))
+        config = load_config(config_path(state.config_file))
     except HarkenError as error:
         raise _fail(error) from None
+    logs.REDACT.hide(secret_values(config))
+    return config
 
 
 def _fail(error: HarkenError) -> typer.Exit:

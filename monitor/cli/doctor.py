@@ -10,8 +10,9 @@ import typer
 
 from monitor.cli.app import state
 from monitor.config.load import config_path, load_config
+from monitor.config.secrets import secret_values
 from monitor.config.settings import Config
-from monitor.daemon import wiring
+from monitor.daemon import logs, wiring
 from monitor.errors import DeliveryError, HarkenError, NotConfigured
 from monitor.source import source_kind
 from monitor.triage.sentiment.lexicon import load_lexicon
@@ -50,6 +51,7 @@ def run_checks(config_file: Path) -> Iterator[Check]:
     except HarkenError as error:
         yield Check("config", False, str(error), f"edit {config_file}")
         return
+    logs.REDACT.hide(secret_values(config))
     yield Check("config", True, str(config_file))
     yield check_rules(config)
     yield check_lexicon(config)

@@ -26,7 +26,7 @@ def triage(
     except HarkenError as error:
         raise _fail(error) from None
     bad = 0
-    for result in triage_lines(sys.stdin, engine, jobs):
+    for result in triage_lines(sys.stdin.buffer, engine, jobs):
         if result.verdict is None:
             bad += 1
             print(f"line {result.number}: {result.problem}", file=sys.stderr)

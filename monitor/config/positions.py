@@ -120,6 +120,31 @@ def parse_toml(text: str, path: str) -> dict[str, object]:
             line = text.rstrip().count("\n") + 1  # the last line with anything on it
             message = message.replace("(at end of document)", "").strip() + " at end of file"
         raise ProblemsError([Problem(path, line, f"TOML syntax: {message}", column)]) from None
+    except RecursionError:
+        line = _deepest_line(text)
+        message = f"arrays or tables nested more than {MAX_NESTING} deep; write it flatter"
+        raise ProblemsError([Problem(path, line, message)]) from None
+    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+        found = _LONG_NUMBER.search(text)
+        line = text.count("\n", 0, found.start()) + 1 if found else 1
+        raise ProblemsError([Problem(path, line, "a number too long to read")]) from None
+
+
+# What tomllib's recursion allows comfortably; no real config comes near it.
+MAX_NESTING = 100
+_LONG_NUMBER = re.compile(r"[0-9_]{4000,}")
+
+
+def _deepest_line(text: str) -> int:
+    """The line where brackets and braces first nest past MAX_NESTING, strings not told apart:
+    good enough to point at the one line that does it."""
+    depth = 0
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        for char in line:
+            depth += (char in "[{") - (char in "]}")
+            if depth > MAX_NESTING:
+                return line_number
+    return 1
 
 
 def validation_problems(

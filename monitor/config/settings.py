@@ -217,6 +217,12 @@ class RulesSettings(_Section):
     )
 
 
+class TriageSettings(_Section):
+    # Only this much of a post is read: a pasted log or a hostile payload of megabytes then
+    # costs what a long article costs (the whole post is still stored).
+    max_text_chars: int = Field(default=50_000, ge=1_000)
+
+
 class TemplatesSettings(_Section):
     path: str = "templates"
 
@@ -304,6 +310,7 @@ class Settings(_Section):
     digest: DigestSettings = DigestSettings()
     digests: list[MoreDigestSettings] = []
     rules: RulesSettings = RulesSettings()
+    triage: TriageSettings = TriageSettings()
     templates: TemplatesSettings = TemplatesSettings()
     oncall: OncallSettings = OncallSettings()
     web: WebSettings = WebSettings()

@@ -31,6 +31,7 @@ from monitor.mention import Cursor, Severity
 from monitor.source import Source
 from monitor.storage import SourceHealth, Storage
 from monitor.triage.verdict import Triage
+from monitor.urls import without_credentials
 
 log = logging.getLogger("harken.poll")
 
@@ -171,28 +172,30 @@ def _failed(
 ) -> PollSummary:
     name, at = source.name, now()
     kind = kind or error_kind(error)
+    # What is stored, logged, alerted and shown names the feed without the credentials in it.
+    said = without_credentials(str(error))
     try:
         failures = (before.consecutive_failures if before else 0) + 1
         attempt = after_failure(error, failures, source.settings.every, at, policy)
         health = storage.record_source_result(
-            name, at, str(error), retry_at=attempt.retry_at, disabled_reason=attempt.disabled_reason
+            name, at, said, retry_at=attempt.retry_at, disabled_reason=attempt.disabled_reason
         )
         if health.started_failing:
-            log.warning("source %s stopped hearing: %s", name, error, extra={"source": name})
+            log.warning("source %s stopped hearing: %s", name, said, extra={"source": name})
         # Waiting out a rate limit or a spent read budget is the plan working, not an outage.
         message = None
         if not isinstance(error, RateLimited):
             message = failing_alert(
-                name, str(error), health.failing_since, attempt.disabled_reason, at, policy
+                name, said, health.failing_since, attempt.disabled_reason, at, policy
             )
         if message and not health.alerted:
             open_source_alert(storage, name, at, message, policy)
     except HarkenError as storage_error:
         _health_not_recorded(name, storage_error)
-        return PollSummary(source=name, error=str(error), error_kind=kind)
+        return PollSummary(source=name, error=said, error_kind=kind)
     return PollSummary(
         source=name,
-        error=str(error),
+        error=said,
         error_kind=kind,
         retry_at=attempt.retry_at,
         disabled=attempt.disabled_reason is not None,

@@ -79,6 +79,7 @@ def build_triage(config: Config, rules: RuleSet) -> Triage:
         timezone=settings.organisation.timezone,
         source_kinds={name: source.type for name, source in config.sources.items()},
         scorer=SentimentScorer(load_lexicon(config.lexicon_path)),
+        max_text_chars=settings.triage.max_text_chars,
     )
 
 

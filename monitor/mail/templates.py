@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from monitor.errors import DeliveryError
 
@@ -42,13 +44,39 @@ def excerpt(text: str, length: int = 300) -> str:
     return cut.rstrip(" .,;:") + "…"
 
 
+# Characters that must never stand raw in a link: controls (a CR/LF would start a new line of a
+# plain-text email: a fake "Bcc:" under the real headers), spaces, and invisible format marks.
+_NOT_IN_A_LINK = re.compile(
+    r"[\x00-\x20\x7f-\xa0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]"
+)
+
+
 def web_url(url: str) -> str:
-    """The URL if it is http(s), else "": a hostile ``javascript:`` link never reaches an href."""
+    """The URL if it is http(s), else "": a hostile ``javascript:`` link never reaches an href.
+
+    What may not stand in a link is percent-encoded, so the link stays one clickable line.
+    """
+    url = url.strip()
     try:
-        scheme = urlsplit(url.strip()).scheme.lower()
+        scheme = urlsplit(url).scheme.lower()
     except ValueError:
         return ""
-    return url.strip() if scheme in {"http", "https"} else ""
+    if scheme not in {"http", "https"}:
+        return ""
+    return _NOT_IN_A_LINK.sub(lambda found: quote(found.group()), url)
+
+
+# Every value a template shows loses its control characters but newline and tab: a CR or an
+# escape sequence from a post must not reshape an email (excerpt() also flattens newlines).
+_CONTROLS = dict.fromkeys(
+    codepoint for codepoint in [*range(0x20), *range(0x7F, 0xA0)] if chr(codepoint) not in "\n\t"
+)
+
+
+def _without_controls(value: Any) -> Any:
+    if isinstance(value, Markup):  # already escaped (or marked safe): keep it so
+        return Markup(value.translate(_CONTROLS))
+    return value.translate(_CONTROLS) if isinstance(value, str) else value
 
 
 class Templates:
@@ -67,6 +95,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            finalize=_without_controls,
         )
         self._environment.filters.update(localtime=localtime, excerpt=excerpt, web_url=web_url)
 

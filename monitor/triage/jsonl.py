@@ -20,7 +20,8 @@ from monitor.mention import Mention, Verdict
 class MentionLine(BaseModel):
     """One input line. Unknown fields are ignored so exports from other tools can be piped in."""
 
-    model_config = ConfigDict(extra="ignore")
+    # NaN and infinity are not numbers a metric can have; JSON has no way to write them either.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     id: str | int
     text: str
@@ -39,14 +40,19 @@ def read_mention(line: str) -> Mention:
         data = MentionLine.model_validate_json(line)
     except ValidationError as error:
         raise ValueError("; ".join(_describe(detail) for detail in error.errors())) from None
-    published = data.published
-    if published is not None:
-        published = (
-            published.replace(tzinfo=UTC) if published.tzinfo is None else published.astimezone(UTC)
-        )
+    try:
+        published = _in_utc(data.published)
+    except OverflowError:
+        # "9999-12-31T23:59:59-23:59" is a valid date whose UTC time is past year 9999.
+        written = data.published.isoformat() if data.published else ""
+        raise ValueError(f'field "published": {written} is out of range in UTC') from None
+    try:
+        mention_id = str(data.id)
+    except ValueError:  # an integer too long to write out (Python caps it at 4,300 digits)
+        raise ValueError('field "id": the number is too long; send ids as strings') from None
     return Mention(
         source=data.source,
-        id=str(data.id),
+        id=mention_id,
         text=data.text,
         title=data.title,
         url=data.url,
@@ -55,6 +61,27 @@ def read_mention(line: str) -> Mention:
         lang=data.lang,
         metrics=data.metrics,
     )
+
+
+def _in_utc(published: datetime | None) -> datetime | None:
+    if published is None:
+        return None
+    return published.replace(tzinfo=UTC) if published.tzinfo is None else published.astimezone(UTC)
+
+
+def decoded(line: str | bytes, number: int) -> str:
+    """A raw input line as text; the UTF-8 byte order mark some editors write first is dropped.
+
+    Raises ValueError naming the first byte that is not UTF-8.
+    """
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"not valid UTF-8 (byte 0x{line[error.start]:02x} at column {error.start + 1})"
+            ) from None
+    return line.removeprefix("\ufeff") if number == 1 else line
 
 
 def _describe(detail: Any) -> str:
@@ -100,12 +127,12 @@ _CHUNK = 200  # lines per task: large enough to hide the hand-off, small enough 
 _engine: Callable[[Mention], Verdict] | None = None  # what forked workers inherit
 
 
-def _triage_chunk(chunk: list[tuple[int, str]]) -> list[LineResult]:
+def _triage_chunk(chunk: list[tuple[int, str | bytes]]) -> list[LineResult]:
     assert _engine is not None
     results = []
     for number, line in chunk:
         try:
-            mention = read_mention(line)
+            mention = read_mention(decoded(line, number))
         except ValueError as problem:
             results.append(LineResult(number, None, str(problem)))
             continue
@@ -114,7 +141,7 @@ def _triage_chunk(chunk: list[tuple[int, str]]) -> list[LineResult]:
 
 
 def triage_lines(
-    lines: Iterable[str], engine: Callable[[Mention], Verdict], jobs: int = 1
+    lines: Iterable[str | bytes], engine: Callable[[Mention], Verdict], jobs: int = 1
 ) -> Iterator[LineResult]:
     """Triage JSON lines in input order, spread over ``jobs`` processes for large inputs.
 

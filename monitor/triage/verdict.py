@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from monitor.config.settings import Brand
@@ -25,6 +26,7 @@ class Triage:
         scorer: SentimentScorer | None = None,
         timezone: str = "UTC",
         source_kinds: Mapping[str, str] | None = None,  # source name -> kind, for source:
+        max_text_chars: int = 50_000,
     ) -> None:
         self.rules = rules
         self._matcher = BrandMatcher(brands, source_kinds)
@@ -32,10 +34,17 @@ class Triage:
         self._alert_groups = tuple(alert_groups)
         self._alert_from = alert_from
         self._timezone = ZoneInfo(timezone)  # where "hours" and "days" in rules are read
+        self._max_text_chars = max_text_chars
 
     def __call__(self, mention: Mention) -> Verdict:
-        text = f"{mention.title}\n{mention.text}" if mention.title else mention.text
-        hits = self._matcher.match(mention, text)
+        # Only the start of a huge post is read (a pasted log, a hostile payload): it then costs
+        # what a long article costs. The verdict keeps the whole mention.
+        limit = self._max_text_chars
+        read = mention
+        if len(mention.text) > limit or len(mention.title) > limit:
+            read = replace(mention, text=mention.text[:limit], title=mention.title[:limit])
+        text = f"{read.title}\n{read.text}" if read.title else read.text
+        hits = self._matcher.match(read, text)
         if not hits:
             # Sentiment is aimed at the brand; with no brand there is nothing to aim at, and
             # scoring text we are about to drop would be most of the cost of triage.
@@ -60,9 +69,9 @@ class Triage:
         severity: Severity | None = None
         overriding: Severity | None = None
         suppressed, reply = False, ""
-        present = self.rules.phrases_in(mention)
+        present = self.rules.phrases_in(read)
         for rule in self.rules.candidates(sentiment.compound, present):
-            reason = rule.explain(mention, brands, sentiment, present, local=local, tagged=tags)
+            reason = rule.explain(read, brands, sentiment, present, local=local, tagged=tags)
             if reason is None:
                 continue
             fired.append(rule.name)

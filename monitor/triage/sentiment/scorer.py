@@ -6,6 +6,7 @@ import functools
 import math
 import re
 import string
+from bisect import bisect_left
 from collections.abc import Sequence
 from functools import cache
 
@@ -189,12 +190,15 @@ def aimed_sentences(text: str, hits: Sequence[BrandHit]) -> list[tuple[str, str]
                 kept[index] = None
                 kept[min(index + 1, len(spans) - 1)] = None
         keep = sorted(kept)
+    # Each sentence looks only at its own hits, found by bisection: a post naming the brand in
+    # every one of thousands of sentences must cost what its length costs, not its square.
+    starts = [hit.start for hit in ordered]
     sentences = []
     for index in keep:
         start, end = spans[index]
         pieces, cursor = [], start
-        for hit in ordered:
-            if start <= hit.start < end and (hit.names or _not_a_feeling(hit.text)):
+        for hit in ordered[bisect_left(starts, start) : bisect_left(starts, end)]:
+            if hit.names or _not_a_feeling(hit.text):
                 pieces += [text[cursor : hit.start], _BRAND_PLACEHOLDER]
                 cursor = hit.end
         pieces.append(text[cursor:end])
