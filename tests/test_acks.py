@@ -12,6 +12,9 @@ from monitor.daemon.service import Harken
 from tests.harness import Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
 
+# Each test runs ``harken alerts`` in subprocesses, several times.
+pytestmark = pytest.mark.slow
+
 RULE = """
 [[rule]]
 name = "outage"
