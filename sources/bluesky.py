@@ -33,11 +33,12 @@ from monitor.errors import AccessDenied, BadPayload, FetchError, NotConfigured, 
 from monitor.fetch import DEFAULT_RATE_LIMIT_WAIT, USER_AGENT, raise_for_status
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
+from sources.bluesky_posts import POST, jetstream_mention, search_mention
 from sources.times import utc_time
+from sources.values import HttpUrl, is_int
 
 log = logging.getLogger("harken.sources")
 
-POST = "app.bsky.feed.post"
 # Jetstream advises rewinding a few seconds when reconnecting, for gapless playback.
 REWIND_US = 3_000_000
 # searchPosts filters on a sort time that can trail the index time; overlap polls by this.
@@ -59,7 +60,7 @@ class BlueskySettings(SourceSettings):
         default=timedelta(seconds=20), description="how long one poll listens to Jetstream"
     )
     max_events: int = Field(default=50_000, gt=0, description="new events read in one poll at most")
-    search_url: str = Field(default="https://api.bsky.app", description="the searchPosts host")
+    search_url: HttpUrl = Field(default="https://api.bsky.app", description="the searchPosts host")
     token_env: str = Field(
         default="", description="environment variable holding a bearer token for search"
     )
@@ -72,13 +73,6 @@ class BlueskySettings(SourceSettings):
                 f'"{url}" is not a ws(s):// URL, e.g. "wss://jetstream2.us-east.bsky.network"'
             )
         return url.rstrip("/").removesuffix("/subscribe")
-
-    @field_validator("search_url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f'"{url}" is not an http(s) URL')
-        return url.rstrip("/")
 
 
 class BlueskySource(Source):
@@ -122,7 +116,7 @@ class BlueskySource(Source):
     def _poll_jetstream(self, cursor: Cursor) -> Poll:
         query: dict[str, str | int] = {"wantedCollections": POST}
         last, seen = cursor.get("time_us"), cursor.get("seen")
-        if isinstance(last, int) and not isinstance(last, bool):
+        if is_int(last):
             query["cursor"] = max(last - REWIND_US, 0)
             seen = dict(seen) if isinstance(seen, Mapping) else {}
         else:  # start at the live edge; an empty poll still remembers when that was
@@ -290,7 +284,7 @@ class _EventReader:
             self._malformed(f"not JSON ({error})", message)
             return
         time_us = event.get("time_us") if isinstance(event, dict) else None
-        if not isinstance(time_us, int) or isinstance(time_us, bool):
+        if not is_int(time_us):
             self._malformed("no integer time_us", message)
             return
         if time_us > self.resumed_from:
@@ -340,74 +334,3 @@ class _EventReader:
                 self.malformed,
                 extra={"source": self.source},
             )
-
-
-def jetstream_mention(
-    source: str, event: Mapping[str, Any], commit: Mapping[str, Any], record: Mapping[str, Any]
-) -> Mention | None:
-    """A Jetstream post-creation event as a Mention; None when it lacks its did or rkey."""
-    did, rkey = event.get("did"), commit.get("rkey")
-    if not (isinstance(did, str) and did and isinstance(rkey, str) and rkey):
-        return None
-    published = utc_time(record.get("createdAt")) or datetime.fromtimestamp(
-        event["time_us"] / 1e6, UTC
-    )
-    return _post_mention(source, f"at://{did}/{POST}/{rkey}", did, record, published, {}, event)
-
-
-def search_mention(source: str, post: Mapping[str, Any]) -> Mention | None:
-    """A searchPosts PostView as a Mention; None when it is not shaped like one."""
-    uri, author, record = post.get("uri"), post.get("author"), post.get("record")
-    if not (isinstance(uri, str) and isinstance(author, Mapping) and isinstance(record, Mapping)):
-        return None
-    if not isinstance(record.get("text", ""), str):
-        return None
-    counts = {
-        "likes": post.get("likeCount"),
-        "reposts": post.get("repostCount"),
-        "replies": post.get("replyCount"),
-        "quotes": post.get("quoteCount"),
-    }
-    metrics = {
-        name: float(value)
-        for name, value in counts.items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
-    }
-    handle = author.get("handle")
-    name = handle if isinstance(handle, str) and handle else str(author.get("did") or "")
-    published = utc_time(record.get("createdAt")) or utc_time(post.get("indexedAt"))
-    return _post_mention(source, uri, name, record, published, metrics, post)
-
-
-def _post_mention(
-    source: str,
-    uri: str,
-    author: str,
-    record: Mapping[str, Any],
-    published: datetime | None,
-    metrics: Mapping[str, float],
-    raw: Mapping[str, Any],
-) -> Mention:
-    # at://did/app.bsky.feed.post/rkey -> the web address bsky.app shows it at
-    did, _, rkey = uri.removeprefix("at://").partition(f"/{POST}/")
-    langs = record.get("langs")
-    reply = record.get("reply")
-    return Mention(
-        source=source,
-        id=uri,
-        text=str(record.get("text") or ""),
-        url=f"https://bsky.app/profile/{did}/post/{rkey}" if rkey else "",
-        author=author,
-        published=published,
-        lang=langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else "",
-        metrics=metrics,
-        thread_id=_reply_uri(reply, "root"),
-        parent_id=_reply_uri(reply, "parent"),
-        raw=raw,
-    )
-
-
-def _reply_uri(reply: object, which: str) -> str:
-    ref = reply.get(which) if isinstance(reply, Mapping) else None
-    uri = ref.get("uri") if isinstance(ref, Mapping) else None
-    return uri if isinstance(uri, str) else ""

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -15,6 +15,7 @@ from monitor.errors import BadPayload, NotConfigured
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
 from sources.text import html_to_text
+from sources.values import HttpUrl, is_int, numbers
 
 log = logging.getLogger("harken.sources")
 
@@ -30,19 +31,14 @@ class HackernewsSettings(SourceSettings):
     tags: tuple[Tag, ...] = Field(
         default=("story", "comment"), min_length=1, description="kinds of item to search"
     )
-    api_url: str = Field(default="https://hn.algolia.com", description="the search API's address")
+    api_url: HttpUrl = Field(
+        default="https://hn.algolia.com", description="the search API's address"
+    )
     hits_per_page: int = Field(default=100, gt=0, le=1000, description="hits asked for per request")
     max_pages: int = Field(default=3, gt=0, description="pages read per query and poll at most")
     first_window: Duration = Field(
         default=timedelta(days=1), description="how far back the very first poll looks"
     )
-
-    @field_validator("api_url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f'"{url}" is not an http(s) URL')
-        return url.rstrip("/")
 
     @field_validator("query")
     @classmethod
@@ -162,7 +158,7 @@ class HackernewsSource(Source):
             )
             hits = hits[: settings.hits_per_page]
         pages = body.get("nbPages")
-        if not _is_int(pages):  # not promised: a full page means there may be another
+        if not is_int(pages):  # not promised: a full page means there may be another
             pages = page + 2 if len(hits) >= settings.hits_per_page else page + 1
         return hits, int(pages)
 
@@ -182,14 +178,14 @@ def _read_hit(raw: Any) -> _Hit | None:
     object_id, created_at = raw.get("objectID"), raw.get("created_at_i")
     if isinstance(object_id, int) and not isinstance(object_id, bool):
         object_id = str(object_id)
-    if not isinstance(object_id, str) or not object_id or not _is_int(created_at):
+    if not isinstance(object_id, str) or not object_id or not is_int(created_at):
         return None
     return _Hit(object_id, int(created_at), raw)
 
 
 def _read_cursor(cursor: Cursor) -> tuple[int | None, set[str]]:
     since = cursor.get("created_at_i")
-    if not _is_int(since):  # a first poll, or a cursor from someone's hand edit
+    if not is_int(since):  # a first poll, or a cursor from someone's hand edit
         return None, set()
     return int(since), {str(item) for item in cursor.get("ids_at") or ()}
 
@@ -217,11 +213,7 @@ def _to_mention(source: str, hit: Mapping[str, Any]) -> Mention:
         link = _text(hit, "url")
         url = link if link.startswith(("http://", "https://")) else item_url
         text = html_to_text(_text(hit, "story_text"))
-    metrics = {
-        name: hit[key]
-        for name, key in (("score", "points"), ("comments", "num_comments"))
-        if _is_number(hit.get(key))
-    }
+    metrics = numbers({"score": hit.get("points"), "comments": hit.get("num_comments")})
     story_id = _identifier(hit.get("story_id")) or ("" if is_comment else object_id)
     return Mention(
         source=source,
@@ -244,17 +236,9 @@ def _text(hit: Mapping[str, Any], key: str) -> str:
 
 
 def _identifier(value: Any) -> str:
-    if isinstance(value, str) or _is_int(value):
+    if isinstance(value, str) or is_int(value):
         return str(value)
     return ""
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _shape(body: Any) -> str:

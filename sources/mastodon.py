@@ -29,6 +29,7 @@ from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
 from sources.text import html_to_text
 from sources.times import utc_time
+from sources.values import http_url, numbers
 
 log = logging.getLogger("harken.sources.mastodon")
 
@@ -65,7 +66,7 @@ class MastodonSettings(SourceSettings):
     @field_validator("instances")
     @classmethod
     def _instance_urls(cls, instances: tuple[str, ...]) -> tuple[str, ...]:
-        urls = tuple(_instance_url(url) for url in instances)
+        urls = tuple(http_url(url) for url in instances)
         if len(set(urls)) < len(urls):
             raise ValueError("an instance is listed twice")
         return urls
@@ -73,7 +74,7 @@ class MastodonSettings(SourceSettings):
     @field_validator("token_instance")
     @classmethod
     def _token_instance_url(cls, url: str) -> str:
-        return _instance_url(url) if url else ""
+        return http_url(url) if url else ""
 
     @field_validator("hashtags")
     @classmethod
@@ -91,12 +92,6 @@ class MastodonSettings(SourceSettings):
         if self.token_instance and self.token_instance not in self.instances:
             raise ValueError(f'token_instance "{self.token_instance}" is not one of instances')
         return self
-
-
-def _instance_url(url: str) -> str:
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f'"{url}" is not an http(s) URL')
-    return url.rstrip("/")
 
 
 def _hashtag(term: str) -> str:
@@ -311,11 +306,7 @@ def _to_mention(source: str, instance: str, item: Any) -> Mention:
         author=f"@{acct}" if acct else "",
         published=utc_time(status.get("created_at")),
         lang=str(status.get("language") or ""),
-        metrics={
-            key: value
-            for key, value in counts.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        },
+        metrics=numbers(counts),
         parent_id=str(parent) if parent else "",
         raw=item,
     )

@@ -27,6 +27,7 @@ from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
 from sources.rss import RssSettings, RssSource
 from sources.text import html_to_text
+from sources.values import HttpUrl
 
 REDDIT = "https://www.reddit.com"  # where permalinks point, whatever base URLs a source uses
 USER_AGENT = "python:harken:0.1 (brand monitoring; +https://github.com/harken-monitor/harken)"
@@ -49,8 +50,8 @@ class RedditSettings(SourceSettings):
     client_secret_env: str = "HARKEN_REDDIT_CLIENT_SECRET"
     user_agent: str = Field(default=USER_AGENT, min_length=7)
     limit: int = Field(default=100, gt=0, le=1000, description="items read per stream per poll")
-    api_url: str = "https://oauth.reddit.com"
-    www_url: str = REDDIT
+    api_url: HttpUrl = "https://oauth.reddit.com"
+    www_url: HttpUrl = REDDIT
 
     @field_validator("subreddits")
     @classmethod
@@ -62,13 +63,6 @@ class RedditSettings(SourceSettings):
                 f'{wrong} are not subreddit names (2-21 letters, digits or _, e.g. "python")'
             )
         return cleaned
-
-    @field_validator("api_url", "www_url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f'"{url}" is not an http(s) URL')
-        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _comments_need_subreddits(self) -> RedditSettings:

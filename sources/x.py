@@ -8,7 +8,6 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -28,6 +27,8 @@ from monitor.fetch import retry_after_seconds
 from monitor.mention import Cursor, Mention, Poll
 from monitor.source import Source, SourceContext, SourceSettings
 from sources.times import utc_time
+from sources.values import HttpUrl, numbers
+from sources.x_budget import SMALLEST_PAGE, ReadBudget
 
 log = logging.getLogger("harken.sources.x")
 
@@ -37,8 +38,6 @@ TWEET_FIELDS = (
     "note_tweet"  # a long post's full text; "text" holds only its first 280 characters
 )
 USER_FIELDS = "username,name,public_metrics"
-# X answers at least 10 posts per request, so a budget with fewer left cannot be kept.
-_SMALLEST_PAGE = 10
 # A poll that finds more than this many pages of new posts keeps the newest and moves on.
 _MAX_PAGES_PER_POLL = 10
 # tweepy 4.17 sends every request to this host; _RebasedSession redirects it to api_url.
@@ -59,12 +58,12 @@ class XSettings(SourceSettings):
     )
     max_results: int = Field(default=100, ge=10, le=100, description="posts per request")
     daily_read_budget: int | None = Field(
-        default=None, ge=_SMALLEST_PAGE, description="posts read per UTC day at most"
+        default=None, ge=SMALLEST_PAGE, description="posts read per UTC day at most"
     )
     monthly_read_budget: int | None = Field(
-        default=None, ge=_SMALLEST_PAGE, description="posts read per UTC month at most"
+        default=None, ge=SMALLEST_PAGE, description="posts read per UTC month at most"
     )
-    api_url: str = Field(default="https://api.x.com", description="X API's address")
+    api_url: HttpUrl = Field(default="https://api.x.com", description="X API's address")
 
     @field_validator("lang")
     @classmethod
@@ -72,13 +71,6 @@ class XSettings(SourceSettings):
         if lang is not None and not re.fullmatch(r"[a-z]{2,3}(-[a-z]{2,4})?", lang):
             raise ValueError(f'"{lang}" is not a language code X knows; write e.g. "en" or "fr"')
         return lang
-
-    @field_validator("api_url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f'"{url}" is not an http(s) URL')
-        return url.rstrip("/")
 
 
 class XSource(Source):
@@ -108,7 +100,9 @@ class XSource(Source):
         settings = self.settings
         assert isinstance(settings, XSettings)
         since_id = _post_id(cursor.get("since_id"))
-        budget = ReadBudget.from_cursor(cursor, self.context.now(), settings)
+        budget = ReadBudget.from_cursor(
+            cursor, self.context.now(), settings.daily_read_budget, settings.monthly_read_budget
+        )
         budget.raise_if_spent(self.name)
         mentions: dict[int, Mention] = {}
         read = pages = 0
@@ -135,7 +129,7 @@ class XSource(Source):
             # A first poll takes the newest page only rather than paying for a week of history.
             if since_id is None or not next_token or pages >= _MAX_PAGES_PER_POLL:
                 break
-            if budget.left < _SMALLEST_PAGE:  # the rest would overspend; the newest are read
+            if budget.left < SMALLEST_PAGE:  # the rest would overspend; the newest are read
                 break
         next_cursor = {"since_id": str(newest) if newest else None, "budget": budget.to_cursor()}
         return Poll(mentions=tuple(mentions.values()), cursor=next_cursor, fetched=read)
@@ -143,7 +137,9 @@ class XSource(Source):
     def describe(self, cursor: Cursor) -> str:
         settings = self.settings
         assert isinstance(settings, XSettings)
-        return ReadBudget.from_cursor(cursor, self.context.now(), settings).describe()
+        return ReadBudget.from_cursor(
+            cursor, self.context.now(), settings.daily_read_budget, settings.monthly_read_budget
+        ).describe()
 
     def _search(self, since_id: int | None, next_token: str | None, page_size: int) -> _Page:
         try:
@@ -234,97 +230,6 @@ def _keyword(term: str) -> str:
     return f'"{term}"'
 
 
-@dataclass
-class ReadBudget:
-    """Posts read this UTC day and month, against the budgets; kept in the cursor."""
-
-    now: datetime
-    day_reads: int
-    month_reads: int
-    daily: int | None
-    monthly: int | None
-
-    @classmethod
-    def from_cursor(cls, cursor: Cursor, now: datetime, settings: XSettings) -> ReadBudget:
-        now = now.astimezone(UTC)
-        stored = cursor.get("budget")
-        stored = stored if isinstance(stored, Mapping) else {}
-        same_day = stored.get("day") == f"{now:%Y-%m-%d}"
-        same_month = stored.get("month") == f"{now:%Y-%m}"
-        return cls(
-            now=now,
-            day_reads=_count(stored.get("day_reads")) if same_day else 0,
-            month_reads=_count(stored.get("month_reads")) if same_month else 0,
-            daily=settings.daily_read_budget,
-            monthly=settings.monthly_read_budget,
-        )
-
-    @property
-    def left(self) -> int:
-        """Posts that may still be read now (a large number when there is no budget)."""
-        limits = [1_000_000]
-        if self.daily is not None:
-            limits.append(self.daily - self.day_reads)
-        if self.monthly is not None:
-            limits.append(self.monthly - self.month_reads)
-        return max(min(limits), 0)
-
-    def count(self, posts: int) -> None:
-        self.day_reads += posts
-        self.month_reads += posts
-
-    def raise_if_spent(self, source: str) -> None:
-        """RateLimited until the budget renews, when not even one page is left."""
-        if self.left >= _SMALLEST_PAGE:
-            return
-        tomorrow = datetime(self.now.year, self.now.month, self.now.day, tzinfo=UTC)
-        tomorrow += timedelta(days=1)
-        next_month = datetime(
-            self.now.year + self.now.month // 12, self.now.month % 12 + 1, 1, tzinfo=UTC
-        )
-        spent, keys = [], []
-        renews = self.now
-        if self.daily is not None and self.daily - self.day_reads < _SMALLEST_PAGE:
-            spent.append(f"daily read budget ({self.day_reads:,} of {self.daily:,} posts read)")
-            keys.append(f"sources.{source}.daily_read_budget")
-            renews = tomorrow
-        if self.monthly is not None and self.monthly - self.month_reads < _SMALLEST_PAGE:
-            spent.append(
-                f"monthly read budget ({self.month_reads:,} of {self.monthly:,} posts read)"
-            )
-            keys.append(f"sources.{source}.monthly_read_budget")
-            renews = next_month
-        raise RateLimited(
-            f"the {' and the '.join(spent)} {'are' if len(spent) > 1 else 'is'} spent; not asking X "
-            f"again until {renews:%Y-%m-%d %H:%M} UTC (raise {' and '.join(keys)} to read more)",
-            (renews - self.now).total_seconds(),
-        )
-
-    def describe(self) -> str:
-        """e.g. "budget: 80/500 left today, 900/10,000 left this month"."""
-        parts = []
-        if self.daily is not None:
-            parts.append(f"{max(self.daily - self.day_reads, 0):,}/{self.daily:,} left today")
-        if self.monthly is not None:
-            left = max(self.monthly - self.month_reads, 0)
-            parts.append(f"{left:,}/{self.monthly:,} left this month")
-        if not parts:
-            return f"no read budget ({self.day_reads:,} posts read today)"
-        return "budget: " + ", ".join(parts)
-
-    def to_cursor(self) -> dict[str, Any]:
-        return {
-            "day": f"{self.now:%Y-%m-%d}",
-            "day_reads": self.day_reads,
-            "month": f"{self.now:%Y-%m}",
-            "month_reads": self.month_reads,
-        }
-
-
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 @dataclass(frozen=True)
 class _Page:
     posts: list[dict[str, Any]]
@@ -368,8 +273,8 @@ def _to_mention(source: str, post: dict[str, Any], users: Mapping[str, dict[str,
     note = post.get("note_tweet")
     text = note.get("text") if isinstance(note, dict) else None
     lang = str(post.get("lang") or "")
-    metrics = _metrics(post.get("public_metrics"), _POST_METRICS)
-    metrics |= _metrics(user.get("public_metrics"), {"followers_count": "followers"})
+    metrics = _renamed(post.get("public_metrics"), _POST_METRICS)
+    metrics |= _renamed(user.get("public_metrics"), {"followers_count": "followers"})
     parents = [
         str(reference.get("id"))
         for reference in post.get("referenced_tweets") or ()
@@ -399,14 +304,11 @@ _POST_METRICS = {
 }
 
 
-def _metrics(counts: object, names: Mapping[str, str]) -> dict[str, float]:
+def _renamed(counts: object, names: Mapping[str, str]) -> dict[str, float]:
+    """X's counts under our names (theirs -> ours), numbers only."""
     if not isinstance(counts, dict):
         return {}
-    return {
-        ours: counts[theirs]
-        for theirs, ours in names.items()
-        if isinstance(counts.get(theirs), int | float) and not isinstance(counts[theirs], bool)
-    }
+    return numbers({ours: counts.get(theirs) for theirs, ours in names.items()})
 
 
 def _post_id(value: object) -> int | None:

@@ -13,6 +13,9 @@ from monitor.daemon.wiring import open_app
 from tests.harness import Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
 
+# Each test runs ``harken alerts`` in subprocesses, several times.
+pytestmark = pytest.mark.slow
+
 RULE = """
 [[rule]]
 name = "outage"

@@ -111,6 +111,7 @@ def test_a_stop_grace_that_is_not_a_duration_is_refused_before_anything_starts(
     assert not harness.database.exists()
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_poll_lets_it_finish_and_exits_0(
     tmp_path: Path, http_server: HttpServer, held_smtp: tuple[HeldSmtp, int]
 ) -> None:
@@ -150,6 +151,7 @@ def test_sigterm_during_a_poll_lets_it_finish_and_exits_0(
     assert len(smtp.inbox) == 1
 
 
+@pytest.mark.slow
 def test_a_poll_stuck_past_the_stop_grace_is_left_unwritten_and_redone_after_a_restart(
     tmp_path: Path, http_server: HttpServer, held_smtp: tuple[HeldSmtp, int]
 ) -> None:
@@ -212,6 +214,7 @@ def with_digest_schedule(harness: Harness, schedule: str) -> None:
     harness.config.write_text(text.replace(table, table + schedule))
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_digest_send_waits_for_it_and_records_it(
     tmp_path: Path, http_server: HttpServer, held_smtp: tuple[HeldSmtp, int]
 ) -> None:
@@ -242,6 +245,7 @@ def test_sigterm_during_a_digest_send_waits_for_it_and_records_it(
     assert starts[-1].startswith(watermark.strftime("%Y-%m-%d %H:%M:%S"))
 
 
+@pytest.mark.slow
 def test_a_digest_send_stuck_past_the_stop_grace_is_not_recorded_and_the_restart_sends_it(
     tmp_path: Path, http_server: HttpServer, held_smtp: tuple[HeldSmtp, int]
 ) -> None:

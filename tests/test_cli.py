@@ -45,6 +45,7 @@ def stored_titles(database: Path) -> list[str]:
         return sorted(row[0] for row in connection.execute("select title from mentions"))
 
 
+@pytest.mark.slow
 def test_poll_stores_brand_mentions_and_alerts_the_negative_one_once(
     harness: Harness, smtp_server: SmtpServer, http_server: HttpServer
 ) -> None:
@@ -83,6 +84,7 @@ def test_poll_stores_brand_mentions_and_alerts_the_negative_one_once(
     assert out.with_suffix(".txt").exists()
 
 
+@pytest.mark.slow
 def test_second_poll_sends_conditional_request_and_costs_nothing(
     harness: Harness, http_server: HttpServer
 ) -> None:
@@ -92,6 +94,7 @@ def test_second_poll_sends_conditional_request_and_costs_nothing(
     assert second_request_headers.get("If-None-Match") == '"v1"'
 
 
+@pytest.mark.slow
 def test_a_broken_source_fails_alone_and_keeps_what_was_stored(
     harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:
@@ -119,6 +122,7 @@ def test_a_broken_source_fails_alone_and_keeps_what_was_stored(
     assert "broken stopped hearing" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_broken_rule_file_is_named_and_nothing_starts(
     harness: Harness, smtp_server: SmtpServer, http_server: HttpServer
 ) -> None:
@@ -148,6 +152,7 @@ def test_rules_check_passes_on_the_shipped_rules(harness: Harness) -> None:
     assert result.stdout.startswith("ok: ")
 
 
+@pytest.mark.slow
 def test_hostile_text_is_escaped_in_html_and_kept_out_of_headers(
     harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:
@@ -222,6 +227,7 @@ def daemon(harness: Harness) -> Iterator[subprocess.Popen[str]]:
         process.wait()
 
 
+@pytest.mark.slow
 def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     daemon: subprocess.Popen[str], harness: Harness, smtp_server: SmtpServer
 ) -> None:
@@ -238,6 +244,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     assert len(stored_titles(harness.database)) == 3
 
 
+@pytest.mark.slow
 def test_demo_runs_offline_and_writes_what_it_would_send(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = subprocess.run(
@@ -279,6 +286,7 @@ def test_triage_keeps_input_order_across_worker_processes(harness: Harness) -> N
     assert result.stderr.startswith("line 700: not valid JSON")
 
 
+@pytest.mark.slow
 def test_digest_send_emails_marketing_html_with_a_text_alternative(
     harness: Harness, smtp_server: SmtpServer
 ) -> None:
@@ -293,12 +301,14 @@ def test_digest_send_emails_marketing_html_with_a_text_alternative(
     assert "Acme is a scam" in digest.get_body(("html",)).get_content()  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_digest_without_an_output_says_what_to_give(harness: Harness) -> None:
     result = harness.harken("digest")
     assert result.returncode == 2
     assert "--out" in result.stderr
 
 
+@pytest.mark.slow
 def test_one_story_through_two_sources_is_stored_and_alerted_once(
     harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:
@@ -329,6 +339,7 @@ def test_one_story_through_two_sources_is_stored_and_alerted_once(
     assert len(smtp_server.inbox) == 1
 
 
+@pytest.mark.slow
 def test_sources_list_shows_health_and_installed_kinds(
     harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:
@@ -355,6 +366,7 @@ def test_sources_list_shows_health_and_installed_kinds(
     assert kinds == "installed kinds: bluesky, hackernews, mastodon, reddit, rss, x"
 
 
+@pytest.mark.slow
 def test_sources_test_shows_what_would_be_stored_and_stores_nothing(harness: Harness) -> None:
     result = harness.harken("sources", "test", "news")
     assert result.returncode == 0, result.stderr
@@ -377,6 +389,7 @@ def test_rules_test_explains_one_post(harness: Harness) -> None:
     assert "sentiment" in result.stdout.split("why:")[1]
 
 
+@pytest.mark.slow
 def test_rules_backtest_says_what_a_new_rule_set_would_change(harness: Harness) -> None:
     assert harness.harken("poll").returncode == 0  # "Acme is a scam" is stored as urgent
     calm = harness.folder / "calm"
@@ -395,6 +408,7 @@ def test_rules_backtest_says_what_a_new_rule_set_would_change(harness: Harness) 
     assert "angry-complaint: 1 -> 0  (-1)" in result.stdout
 
 
+@pytest.mark.slow
 def test_json_logs_name_the_source_and_never_carry_a_secret(
     harness: Harness, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:

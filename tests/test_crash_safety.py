@@ -107,6 +107,7 @@ def alert_guid(message_text: str) -> str:
 
 
 @pytest.mark.timeout(600)  # about a minute alone; a loaded machine makes each cycle slower
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_no_mention_and_no_alert(
     tmp_path: Path, feeds: GrowingFeeds, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:

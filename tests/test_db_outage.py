@@ -205,6 +205,7 @@ def outage_scenario(
     assert warnings[1].startswith("database is back after ")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_minute_of_sqlite_locked_by_another_process_loses_nothing_and_alerts_once(
     daemon: Daemon, http_server: HttpServer, smtp_server: SmtpServer
@@ -294,6 +295,7 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
         sink.shutdown(socket.SHUT_WR)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_minute_of_postgresql_unreachable_loses_nothing_and_alerts_once(
     daemon: Daemon,

@@ -661,6 +661,7 @@ def test_digest_tables_must_name_known_groups_and_differ(tmp_path: Path) -> None
 # ---- the command line --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_preview_writes_the_next_digest_to_files_and_sends_nothing(
     harness: Harness, smtp_server: SmtpServer
 ) -> None:

@@ -166,6 +166,7 @@ def test_a_redirect_without_a_location_is_an_error(
         ("ftp://files.example/feed.xml", "UnsupportedProtocol"),
         (f"http://127.0.0.1:{free_port()}/feed", "ConnectError"),
     ],
+    ids=["invalid-url", "unsupported-protocol", "refused"],  # the same in every xdist worker
 )
 def test_unusable_addresses_are_fetch_errors_naming_the_url(
     fetcher: Fetcher, url: str, expected: str

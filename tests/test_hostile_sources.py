@@ -271,6 +271,7 @@ def secret_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_hostile_feeds_are_cut_off_reported_and_do_not_hold_up_a_good_one(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, secret_file: Path
 ) -> None:

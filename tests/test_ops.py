@@ -262,6 +262,7 @@ def test_metrics_count_digests_sent_and_failed(
 # harken doctor ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_doctor_passes_when_everything_is_reachable(harness: Harness) -> None:
     done = harness.harken("doctor")
 
@@ -273,6 +274,7 @@ def test_doctor_passes_when_everything_is_reachable(harness: Harness) -> None:
     assert harness.database.exists()  # opened and migrated
 
 
+@pytest.mark.slow
 def test_doctor_fails_with_a_clear_line_when_smtp_is_down(
     harness: Harness, smtp_server: SmtpServer
 ) -> None:
@@ -289,6 +291,7 @@ def test_doctor_fails_with_a_clear_line_when_smtp_is_down(
     assert "ok    database:" in done.stdout
 
 
+@pytest.mark.slow
 def test_doctor_never_prints_the_smtp_password(harness: Harness) -> None:
     text = harness.config.read_text(encoding="utf-8")
     harness.config.write_text(

@@ -303,6 +303,7 @@ def test_links_need_a_long_secret_from_the_environment() -> None:
 # The daemon, end to end ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_harken_run_serves_the_links_it_emails_and_stops_cleanly(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:
