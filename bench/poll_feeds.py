@@ -48,7 +48,8 @@ import feedparser
 
 from monitor.config.load import load_config
 from monitor.config.settings import RulesSettings
-from monitor.daemon.poll import PollSummary, scheduled_poll
+from monitor.daemon.poll import scheduled_poll
+from monitor.daemon.summary import PollSummary
 from monitor.daemon.wiring import App, open_app
 from monitor.mail.mailer import FolderMailer
 from monitor.source import Source

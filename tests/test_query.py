@@ -8,10 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config.load import load_config
-from monitor.config.settings import Brand
-from monitor.errors import ConfigError, QueryError
-from monitor.mention import Mention
-from monitor.triage.query.grammar import (
+from monitor.config.query import (
     And,
     Filter,
     Near,
@@ -21,7 +18,10 @@ from monitor.triage.query.grammar import (
     Term,
     parse_query,
 )
-from monitor.triage.query.matcher import BrandHit, BrandMatcher, brands_named
+from monitor.config.settings import Brand
+from monitor.errors import ConfigError, QueryError
+from monitor.mention import Mention
+from monitor.triage.matcher import BrandHit, BrandMatcher, brands_named
 from monitor.triage.rules.model import RuleSet
 from monitor.triage.sentiment.scorer import SentimentScorer, aimed_text
 from monitor.triage.verdict import Triage

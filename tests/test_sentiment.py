@@ -13,7 +13,7 @@ from monitor.config.settings import Brand
 from monitor.errors import RulesError
 from monitor.mention import Mention
 from monitor.triage.jsonl import verdict_line
-from monitor.triage.query.matcher import BrandHit
+from monitor.triage.matcher import BrandHit
 from monitor.triage.rules.files import load_rules
 from monitor.triage.sentiment.lexicon import DEFAULT_LEXICON, load_lexicon, token_keys
 from monitor.triage.sentiment.scorer import SentimentScorer, aimed_text

@@ -15,7 +15,7 @@ from monitor.duration import parse_duration
 from monitor.errors import HarkenError
 
 if TYPE_CHECKING:
-    from monitor.daemon.poll import PollSummary
+    from monitor.daemon.summary import PollSummary
 
 
 def print_summaries(summaries: list[PollSummary]) -> None:

@@ -33,10 +33,10 @@ from monitor.config.hours import (
     HoursField,
     OptionalHoursField,
 )
+from monitor.config.query import Query, parse_query
 from monitor.duration import Duration
 from monitor.mention import Severity
 from monitor.source import SourceSettings
-from monitor.triage.query.grammar import Query, parse_query
 
 
 def _timezone(value: object) -> object:

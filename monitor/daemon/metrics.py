@@ -31,7 +31,7 @@ from monitor.errors import DatabaseUnavailable, HarkenError
 from monitor.mention import Severity
 
 if TYPE_CHECKING:
-    from monitor.daemon.poll import PollSummary
+    from monitor.daemon.summary import PollSummary
     from monitor.storage import Storage
 
 log = logging.getLogger("harken.web")

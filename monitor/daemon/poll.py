@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from monitor.daemon.deliver import deliver_alerts
 from monitor.daemon.health import HealthPolicy, after_failure, failing_alert, silence_alert
+from monitor.daemon.summary import PollSummary
 from monitor.daemon.wiring import App
 from monitor.errors import (
     AccessDenied,
@@ -34,23 +34,6 @@ from monitor.triage.verdict import Triage
 from monitor.urls import without_credentials
 
 log = logging.getLogger("harken.poll")
-
-
-@dataclass(frozen=True)
-class PollSummary:
-    """What one poll of one source did, for the summary table and the logs."""
-
-    source: str
-    fetched: int = 0  # items the source returned
-    new: int = 0  # items not seen in an earlier poll
-    matched: int = 0  # new items that name a brand
-    stored: int = 0  # matched items stored for the first time
-    urgent: int = 0  # stored items that are urgent
-    severities: Mapping[str, int] = field(default_factory=dict)  # stored items by severity
-    error: str | None = None
-    error_kind: str | None = None  # what kind of failure (see error_kind), for /metrics
-    retry_at: datetime | None = None  # when to try again, if sooner or later than the schedule
-    disabled: bool = False  # retrying cannot help until someone acts
 
 
 def poll_one(

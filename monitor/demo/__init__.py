@@ -18,7 +18,8 @@ from pathlib import Path
 from monitor.config.settings import Brand, Config, Settings, StorageSettings
 from monitor.daemon.deliver import deliver_alerts
 from monitor.daemon.digests import digest_of
-from monitor.daemon.poll import PollSummary, poll_all
+from monitor.daemon.poll import poll_all
+from monitor.daemon.summary import PollSummary
 from monitor.daemon.wiring import open_app
 from monitor.digest import render_digest
 from monitor.mail.mailer import FolderMailer

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config.settings import Brand
 from monitor.mention import Mention, Severity, Verdict
-from monitor.triage.query.matcher import BrandMatcher, brands_named
+from monitor.triage.matcher import BrandMatcher, brands_named
 from monitor.triage.rules.model import RuleSet
 from monitor.triage.sentiment.scorer import NEUTRAL, SentimentScorer
 

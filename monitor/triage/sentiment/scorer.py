@@ -13,7 +13,7 @@ from functools import cache
 from vaderSentiment.vaderSentiment import NEGATE, SentimentIntensityAnalyzer, normalize
 
 from monitor.mention import Sentiment
-from monitor.triage.query.matcher import BrandHit
+from monitor.triage.matcher import BrandHit
 from monitor.triage.sentiment.lexicon import Lexicon, load_lexicon, term_key, token_keys
 from monitor.triage.sentiment.vader import Vader
 

@@ -2,7 +2,7 @@
 
     (case:Apple OR iPhone) NOT ("apple pie" OR "apple juice") NOT source:reddit
 
-``monitor.triage.query.matcher`` compiles parsed queries for matching; this module only reads them.
+``monitor.triage.matcher`` compiles parsed queries for matching; this module only reads them.
 """
 
 from __future__ import annotations

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from monitor.mention import Mention
-from monitor.triage.query.grammar import (
+from monitor.config.query import (
     SPACED,
     WORD,
     And,
@@ -33,6 +32,7 @@ from monitor.triage.query.grammar import (
     all_terms,
     positive_terms,
 )
+from monitor.mention import Mention
 
 if TYPE_CHECKING:
     from monitor.config.settings import Brand

@@ -1,1 +1,0 @@
-"""The brand query language: its grammar and the matcher built from it."""
