@@ -48,12 +48,17 @@ def rules_check(
 @rules_cli.command("test")
 def rules_test(
     text: Annotated[str, typer.Argument(help="the post to try, in quotes")],
-    title: Annotated[str, typer.Option(help="a title or headline")] = "",
-    source: Annotated[str, typer.Option(help="as if it came from this source")] = "test",
-    lang: Annotated[str, typer.Option(help="its language, e.g. en")] = "",
-    followers: Annotated[float | None, typer.Option(help="its author's followers")] = None,
+    title: Annotated[str, typer.Option(metavar="TEXT", help="a title or headline")] = "",
+    source: Annotated[
+        str, typer.Option(metavar="NAME", help="as if it came from this source")
+    ] = "test",
+    lang: Annotated[str, typer.Option(metavar="CODE", help="its language, e.g. en")] = "",
+    followers: Annotated[
+        float | None, typer.Option(metavar="N", help="its author's followers")
+    ] = None,
     rules: Annotated[
-        Path | None, typer.Option(help="rule file or folder [default: the config's]")
+        Path | None,
+        typer.Option(metavar="PATH", help="rule file or folder [default: the config's]"),
     ] = None,
 ) -> None:
     """Show how Harken would triage one post: brands, sentiment, which rules fire and why."""
@@ -83,11 +88,14 @@ def rules_test(
 
 @rules_cli.command("backtest")
 def rules_backtest(
-    since: Annotated[str, typer.Option(help="replay mentions stored in the last 7d, 24h …")] = "7d",
+    since: Annotated[
+        str, typer.Option(metavar="DURATION", help="replay mentions stored in the last 7d, 24h …")
+    ] = "7d",
     rules: Annotated[
-        Path | None, typer.Option(help="the new rule file or folder [default: the config's]")
+        Path | None,
+        typer.Option(metavar="PATH", help="the new rule file or folder [default: the config's]"),
     ] = None,
-    show: Annotated[int, typer.Option(help="examples listed per change")] = 10,
+    show: Annotated[int, typer.Option(metavar="N", help="examples listed per change")] = 10,
 ) -> None:
     """Replay stored mentions through a rule set and print what would change."""
     from rich.progress import Progress

@@ -67,7 +67,8 @@ def run(
     stop_grace: Annotated[
         str,
         typer.Option(
-            help="on SIGTERM, wait this long for polls and sends under way, then exit 1 without them"
+            metavar="DURATION",
+            help="on SIGTERM, wait this long for polls and sends under way, then exit 1 without them",
         ),
     ] = "30s",
 ) -> None:
@@ -97,7 +98,8 @@ def run(
 
 def demo(
     out: Annotated[
-        Path, typer.Option(help="folder for the digest, the alerts and the demo database")
+        Path,
+        typer.Option(metavar="DIR", help="folder for the digest, the alerts and the demo database"),
     ] = Path("demo-out"),
 ) -> None:
     """Run the whole pipeline offline on bundled sample posts; write what it would send to files."""
