@@ -116,7 +116,7 @@ def test_a_broken_source_fails_alone_and_keeps_what_was_stored(
     assert "HTML" in lines["page"]
     assert "timed out" in lines["slow"]
     assert len(stored_titles(harness.database)) == 3
-    assert "broken stopped hearing" in result.stderr
+    assert "broken cannot be reached: " in result.stderr
 
 
 def test_a_broken_rule_file_is_named_and_nothing_starts(
