@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from tests.daemon import Daemon
@@ -61,6 +62,14 @@ def test_run_says_what_is_happening_and_what_to_try_next(
     log = again.output()
     assert "source dead: still backing off after 1 failure (" in log
     assert "first poll: 1 of 2 sources heard (1 still backing off), 0 mentions stored" in log
+
+    # `sources list` says when, as people read it, and counts in words that agree.
+    listed = harness.harken("sources", "list")
+    dead = next(line for line in listed.stdout.splitlines() if line.startswith("dead "))
+    assert "backing off (1 failure)" in dead
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC, in \d+ min", dead), dead
+    news = next(line for line in listed.stdout.splitlines() if line.startswith("news "))
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC, (just now|\d+ min ago)", news), news
 
 
 def test_other_commands_say_nothing_of_the_link_secret(

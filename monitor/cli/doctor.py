@@ -13,6 +13,7 @@ from monitor.config.load import config_path, load_config
 from monitor.config.secrets import secret_values
 from monitor.config.settings import Config
 from monitor.daemon import logs, wiring
+from monitor.duration import plural
 from monitor.errors import DeliveryError, HarkenError, NotConfigured
 from monitor.source import source_kind
 from monitor.triage.sentiment.lexicon import load_lexicon
@@ -65,7 +66,9 @@ def check_rules(config: Config) -> Check:
         rules = wiring.load_config_rules(config)
     except HarkenError as error:
         return Check("rules", False, str(error), "run `harken rules check` and edit the files")
-    return Check("rules", True, f"{len(rules.rules)} rules from {len(rules.files)} files")
+    return Check(
+        "rules", True, f"{plural(len(rules.rules), 'rule')} from {plural(len(rules.files), 'file')}"
+    )
 
 
 def check_lexicon(config: Config) -> Check:

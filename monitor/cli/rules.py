@@ -11,7 +11,7 @@ import typer
 from monitor.cli.app import _config, _fail, _open, state
 from monitor.config.load import config_path, load_config
 from monitor.daemon import wiring
-from monitor.duration import parse_duration
+from monitor.duration import parse_duration, plural
 from monitor.errors import ConfigError, HarkenError, ProblemsError
 from monitor.triage.sentiment.lexicon import load_lexicon
 
@@ -41,7 +41,7 @@ def rules_check(
         print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
         raise typer.Exit(1) from None
     print(
-        f"ok: {len(rules.rules)} rules in {len(rules.files)} files; config {config.path.name} is valid"
+        f"ok: {plural(len(rules.rules), 'rule')} in {plural(len(rules.files), 'file')}; config {config.path.name} is valid"
     )
 
 
@@ -123,7 +123,7 @@ def rules_backtest(
         task = progress.add_task("replaying", total=len(stored))
         result = backtest(stored, engine, lambda: progress.advance(task))
     print(
-        f"replayed {result.replayed} mentions stored in the last {since}; {result.severity_changed} would change severity"
+        f"replayed {plural(result.replayed, 'mention')} stored in the last {since}; {result.severity_changed} would change severity"
     )
     for heading, verdicts in (
         ("newly urgent", result.newly_urgent),

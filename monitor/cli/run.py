@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli.app import _config, _fail, _open
-from monitor.duration import parse_duration
+from monitor.duration import parse_duration, plural
 from monitor.errors import HarkenError
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def demo(
     except HarkenError as error:
         raise _fail(error) from None
     print_summaries(result.summaries)
-    print(f"urgent alerts Harken would email ({len(result.alerts)} files):")
+    print(f"urgent alerts Harken would email ({plural(len(result.alerts), 'file')}):")
     for path in result.alerts:
         print(f"  {path}")
     print(f"digest: {result.digest_html} and {result.digest_text}")
