@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ def run_checks(config_file: Path) -> Iterator[Check]:
     yield check_lexicon(config)
     yield check_database(config)
     yield check_smtp(config)
+    yield from check_channels(config)
     yield from check_sources(config)
 
 
@@ -111,6 +113,20 @@ def check_smtp(config: Config) -> Check:
         return Check("smtp", False, str(error), fix)
     login = f", logged in as {settings.username}" if settings.username else ""
     return Check("smtp", True, f"{mailer.where} answered EHLO{login}")
+
+
+def check_channels(config: Config) -> Iterator[Check]:
+    """Each channel's ``{VARIABLE}`` must be set now, or its first alert would fail to go."""
+    from monitor.alerts.channels import fill_url  # apprise loads only when doctor runs
+
+    for name, channel in config.settings.channels.items():
+        try:
+            fill_url(name, channel.url, os.environ)
+        except DeliveryError as error:
+            fix = "set it in the environment harken runs in (for systemd: /etc/harken/harken.env)"
+            yield Check(f"channel {name}", False, str(error), fix)
+            continue
+        yield Check(f"channel {name}", True, "every {VARIABLE} in its url is set")
 
 
 def check_sources(config: Config) -> Iterator[Check]:
