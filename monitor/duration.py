@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator
@@ -41,3 +41,32 @@ def _positive(value: timedelta) -> timedelta:
 
 Duration = Annotated[timedelta, BeforeValidator(_parse_text), AfterValidator(_positive)]
 """A config value written as "90s", "5m", "2h", "7d" or a number of seconds."""
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 mention``, ``2 mentions``, ``1 failure``: a count and its noun, agreed."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def roughly(span: timedelta) -> str:
+    """A span as people say it: ``less than a minute``, ``5 min``, ``2 h 10 min``, ``3 days``."""
+    minutes = int(abs(span.total_seconds()) // 60)
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return plural(hours // 24, "day")
+
+
+def moment_for_people(moment: datetime, now: datetime) -> str:
+    """``2026-12-07 06:42 UTC, 5 min ago`` or ``…, in 12 min``: when, and how far from now."""
+    away = roughly(moment - now)
+    relative = (
+        "just now"
+        if away == "less than a minute"
+        else (f"{away} ago" if moment <= now else f"in {away}")
+    )
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC, {relative}"

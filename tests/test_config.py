@@ -216,7 +216,10 @@ def test_bad_values_are_reported_not_crashed_on(
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.toml"
 
-    assert problems(path) == [f"{path}: cannot read the config file: No such file or directory"]
+    (problem,) = problems(path)
+
+    assert problem.startswith(f"{path}: cannot read the config file: No such file or directory")
+    assert "Hint: give the config file with --config FILE or HARKEN_CONFIG=FILE" in problem
 
 
 def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
@@ -299,3 +302,45 @@ def test_addresses_lists_each_address_once_in_order(tmp_path: Path) -> None:
         "ops@example.com",
     ]
     assert config.addresses([]) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "sqlite://harken.db",
+            'storage.url "sqlite://harken.db" names no database file; write "sqlite:///harken.db"'
+            " (three slashes) for a file beside config.toml",
+        ),
+        (
+            "postgres://harken:s3cret@db/harken",
+            'storage.url "postgres://harken:***@db/harken": the scheme is "postgresql", not'
+            ' "postgres"; write "postgresql+psycopg://harken:***@db/harken"',
+        ),
+        (
+            "postgresql+psycopg2://harken@db/harken",
+            'Harken talks to PostgreSQL through psycopg (version 3), not the "psycopg2" driver',
+        ),
+        ("mysql://db/harken", 'Harken stores in SQLite or PostgreSQL, not "mysql"'),
+        ("harken.db", 'storage.url "harken.db" is not a database URL; write "sqlite:///harken.db"'),
+    ],
+)
+def test_a_mistyped_storage_url_is_named_with_its_fix(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    path = write(tmp_path, MINIMAL + f'\n[storage]\nurl = "{url}"\n')
+
+    (problem,) = problems(path)
+
+    assert problem.startswith(f"{path}:10:1: storage.url")
+    assert expected in problem
+    assert "s3cret" not in problem
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///harken.db", "sqlite:////var/lib/harken.db", "postgresql://h/db"]
+)
+def test_storage_urls_people_mean_load(tmp_path: Path, url: str) -> None:
+    path = write(tmp_path, MINIMAL + f'\n[storage]\nurl = "{url}"\n')
+
+    assert load_config(path).settings.storage.url == url

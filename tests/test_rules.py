@@ -348,3 +348,17 @@ def test_a_rule_without_conditions_fires_on_every_mention() -> None:
     assert rule.explain(mention("anything"), [], tone(0.0)) == "all: in language en"
     bare = Rule(name="all", description="Everything", path="r.toml", line=1)
     assert bare.explain(mention("anything"), [], tone(0.0)) == "all: applies to every mention"
+
+
+def test_shipped_rules_suggest_a_reply_where_a_template_fits() -> None:
+    rules = load_rules(SHIPPED)
+    templates = SHIPPED.parent / "templates" / "replies"
+
+    replies = {rule.name: rule.reply for rule in rules.rules}
+
+    assert replies["outage"] == replies["outage-report"] == "outage"
+    assert replies["refund-request"] == "billing"
+    assert replies["complaint"] == replies["angry-complaint"] == "complaint"
+    assert replies["legal-threat"] is None  # lawyers answer these, not a template
+    for reply in set(replies.values()) - {None}:
+        assert (templates / f"{reply}.txt.j2").is_file(), reply

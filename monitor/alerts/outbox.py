@@ -25,6 +25,7 @@ from monitor.alerts.history import format_duration
 from monitor.alerts.links import Links
 from monitor.alerts.storm import group_alerts, grouped_email, in_quiet_hours, is_held
 from monitor.config.settings import Config
+from monitor.duration import plural
 from monitor.errors import DeliveryError
 from monitor.mail.mailer import Sender
 from monitor.mail.templates import Templates
@@ -285,7 +286,7 @@ def release_dead_claims(storage: OutboxStore, now: datetime) -> int:
     dead = [claimant for claimant in storage.claimants(now) if _died_here(claimant)]
     released = storage.release_claims(dead)
     if released:
-        log.warning("alerts: %d alerts a stopped sender had claimed are sent again", released)
+        log.warning("alerts: %s a stopped sender had claimed sent again", plural(released, "alert"))
     return released
 
 

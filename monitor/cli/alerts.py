@@ -90,7 +90,7 @@ def _answer(alert_id: int, action: str, who: str, note: str = "") -> None:
 @alerts_cli.command("ack")
 def alerts_ack(
     alert_id: Annotated[int, typer.Argument(help="the alert's number (harken alerts list)")],
-    by: Annotated[str | None, typer.Option(help=_BY_HELP)] = None,
+    by: Annotated[str | None, typer.Option(metavar="NAME", help=_BY_HELP)] = None,
 ) -> None:
     """Acknowledge an alert: you own it, and it stops escalating."""
     _answer(alert_id, "ack", by or _login_name())
@@ -99,8 +99,8 @@ def alerts_ack(
 @alerts_cli.command("resolve")
 def alerts_resolve(
     alert_id: Annotated[int, typer.Argument(help="the alert's number (harken alerts list)")],
-    note: Annotated[str, typer.Option(help="what was done about it")],
-    by: Annotated[str | None, typer.Option(help=_BY_HELP)] = None,
+    note: Annotated[str, typer.Option(metavar="TEXT", help="what was done about it")],
+    by: Annotated[str | None, typer.Option(metavar="NAME", help=_BY_HELP)] = None,
 ) -> None:
     """Resolve an alert with a note saying what was done."""
     if not note.strip():

@@ -18,11 +18,13 @@ def digest(
     since: Annotated[
         str | None,
         typer.Option(
-            help="how far back: 24h, 7d … [default: 24h; with --preview: since its last send]"
+            metavar="DURATION",
+            help="how far back: 24h, 7d … [default: 24h; with --preview: since its last send]",
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="write the HTML here, and the text beside it as .txt")
+        Path | None,
+        typer.Option(metavar="FILE", help="write the HTML here, and the text beside it as .txt"),
     ] = None,
     send: Annotated[bool, typer.Option("--send", help="email it to the digest recipients")] = False,
     preview: Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from monitor.config.load import config_path, load_config
 from monitor.config.secrets import secret_values
 from monitor.config.settings import Config
 from monitor.daemon import logs, wiring
+from monitor.duration import plural
 from monitor.errors import DeliveryError, HarkenError, NotConfigured
 from monitor.source import source_kind
 from monitor.triage.sentiment.lexicon import load_lexicon
@@ -57,6 +59,7 @@ def run_checks(config_file: Path) -> Iterator[Check]:
     yield check_lexicon(config)
     yield check_database(config)
     yield check_smtp(config)
+    yield from check_channels(config)
     yield from check_sources(config)
 
 
@@ -65,7 +68,9 @@ def check_rules(config: Config) -> Check:
         rules = wiring.load_config_rules(config)
     except HarkenError as error:
         return Check("rules", False, str(error), "run `harken rules check` and edit the files")
-    return Check("rules", True, f"{len(rules.rules)} rules from {len(rules.files)} files")
+    return Check(
+        "rules", True, f"{plural(len(rules.rules), 'rule')} from {plural(len(rules.files), 'file')}"
+    )
 
 
 def check_lexicon(config: Config) -> Check:
@@ -108,6 +113,20 @@ def check_smtp(config: Config) -> Check:
         return Check("smtp", False, str(error), fix)
     login = f", logged in as {settings.username}" if settings.username else ""
     return Check("smtp", True, f"{mailer.where} answered EHLO{login}")
+
+
+def check_channels(config: Config) -> Iterator[Check]:
+    """Each channel's ``{VARIABLE}`` must be set now, or its first alert would fail to go."""
+    from monitor.alerts.channels import fill_url  # apprise loads only when doctor runs
+
+    for name, channel in config.settings.channels.items():
+        try:
+            fill_url(name, channel.url, os.environ)
+        except DeliveryError as error:
+            fix = "set it in the environment harken runs in (for systemd: /etc/harken/harken.env)"
+            yield Check(f"channel {name}", False, str(error), fix)
+            continue
+        yield Check(f"channel {name}", True, "every {VARIABLE} in its url is set")
 
 
 def check_sources(config: Config) -> Iterator[Check]:

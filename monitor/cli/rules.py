@@ -11,7 +11,7 @@ import typer
 from monitor.cli.app import _config, _fail, _open, state
 from monitor.config.load import config_path, load_config
 from monitor.daemon import wiring
-from monitor.duration import parse_duration
+from monitor.duration import parse_duration, plural
 from monitor.errors import ConfigError, HarkenError, ProblemsError
 from monitor.triage.sentiment.lexicon import load_lexicon
 
@@ -41,19 +41,24 @@ def rules_check(
         print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
         raise typer.Exit(1) from None
     print(
-        f"ok: {len(rules.rules)} rules in {len(rules.files)} files; config {config.path.name} is valid"
+        f"ok: {plural(len(rules.rules), 'rule')} in {plural(len(rules.files), 'file')}; config {config.path.name} is valid"
     )
 
 
 @rules_cli.command("test")
 def rules_test(
     text: Annotated[str, typer.Argument(help="the post to try, in quotes")],
-    title: Annotated[str, typer.Option(help="a title or headline")] = "",
-    source: Annotated[str, typer.Option(help="as if it came from this source")] = "test",
-    lang: Annotated[str, typer.Option(help="its language, e.g. en")] = "",
-    followers: Annotated[float | None, typer.Option(help="its author's followers")] = None,
+    title: Annotated[str, typer.Option(metavar="TEXT", help="a title or headline")] = "",
+    source: Annotated[
+        str, typer.Option(metavar="NAME", help="as if it came from this source")
+    ] = "test",
+    lang: Annotated[str, typer.Option(metavar="CODE", help="its language, e.g. en")] = "",
+    followers: Annotated[
+        float | None, typer.Option(metavar="N", help="its author's followers")
+    ] = None,
     rules: Annotated[
-        Path | None, typer.Option(help="rule file or folder [default: the config's]")
+        Path | None,
+        typer.Option(metavar="PATH", help="rule file or folder [default: the config's]"),
     ] = None,
 ) -> None:
     """Show how Harken would triage one post: brands, sentiment, which rules fire and why."""
@@ -83,11 +88,14 @@ def rules_test(
 
 @rules_cli.command("backtest")
 def rules_backtest(
-    since: Annotated[str, typer.Option(help="replay mentions stored in the last 7d, 24h …")] = "7d",
+    since: Annotated[
+        str, typer.Option(metavar="DURATION", help="replay mentions stored in the last 7d, 24h …")
+    ] = "7d",
     rules: Annotated[
-        Path | None, typer.Option(help="the new rule file or folder [default: the config's]")
+        Path | None,
+        typer.Option(metavar="PATH", help="the new rule file or folder [default: the config's]"),
     ] = None,
-    show: Annotated[int, typer.Option(help="examples listed per change")] = 10,
+    show: Annotated[int, typer.Option(metavar="N", help="examples listed per change")] = 10,
 ) -> None:
     """Replay stored mentions through a rule set and print what would change."""
     from rich.progress import Progress
@@ -115,7 +123,7 @@ def rules_backtest(
         task = progress.add_task("replaying", total=len(stored))
         result = backtest(stored, engine, lambda: progress.advance(task))
     print(
-        f"replayed {result.replayed} mentions stored in the last {since}; {result.severity_changed} would change severity"
+        f"replayed {plural(result.replayed, 'mention')} stored in the last {since}; {result.severity_changed} would change severity"
     )
     for heading, verdicts in (
         ("newly urgent", result.newly_urgent),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli.app import _config, _fail, _open
-from monitor.duration import parse_duration
+from monitor.duration import parse_duration, plural
 from monitor.errors import HarkenError
 
 if TYPE_CHECKING:
@@ -67,7 +67,8 @@ def run(
     stop_grace: Annotated[
         str,
         typer.Option(
-            help="on SIGTERM, wait this long for polls and sends under way, then exit 1 without them"
+            metavar="DURATION",
+            help="on SIGTERM, wait this long for polls and sends under way, then exit 1 without them",
         ),
     ] = "30s",
 ) -> None:
@@ -97,7 +98,8 @@ def run(
 
 def demo(
     out: Annotated[
-        Path, typer.Option(help="folder for the digest, the alerts and the demo database")
+        Path,
+        typer.Option(metavar="DIR", help="folder for the digest, the alerts and the demo database"),
     ] = Path("demo-out"),
 ) -> None:
     """Run the whole pipeline offline on bundled sample posts; write what it would send to files."""
@@ -109,7 +111,7 @@ def demo(
     except HarkenError as error:
         raise _fail(error) from None
     print_summaries(result.summaries)
-    print(f"urgent alerts Harken would email ({len(result.alerts)} files):")
+    print(f"urgent alerts Harken would email ({plural(len(result.alerts), 'file')}):")
     for path in result.alerts:
         print(f"  {path}")
     print(f"digest: {result.digest_html} and {result.digest_text}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from monitor.cli.app import _config, _fail, _open, print_table
 from monitor.daemon import wiring
+from monitor.duration import moment_for_people, plural
 from monitor.errors import HarkenError
 
 if TYPE_CHECKING:
@@ -56,13 +57,13 @@ def describe_sources(harken: App) -> list[tuple[str, ...]]:
             state, next_poll = "disabled until restart", "-"
         elif entry and entry.backoff_until and entry.backoff_until > now:
             state, next_poll = (
-                f"backing off ({entry.consecutive_failures} failures)",
-                _when(entry.backoff_until),
+                f"backing off ({plural(entry.consecutive_failures, 'failure')})",
+                moment_for_people(entry.backoff_until, now),
             )
         else:
             state = "failing" if entry and entry.failing_since else "ok"
             due = last_attempt + settings.every if last_attempt else None
-            next_poll = _when(due) if due and due > now else "due now"
+            next_poll = moment_for_people(due, now) if due and due > now else "due now"
         error = (entry.last_error or "") if entry and entry.failing_since else ""
         if error.startswith(("http://", "https://")):
             # The address is the source's own (see `sources test`): keep the room for what
@@ -73,7 +74,7 @@ def describe_sources(harken: App) -> list[tuple[str, ...]]:
             (
                 name,
                 settings.type,
-                _when(last_success) if last_success else "never",
+                moment_for_people(last_success, now) if last_success else "never",
                 error[:90] + ("…" if len(error) > 90 else ""),
                 str(harken.storage.mentions_stored_since(name, now - timedelta(days=1))),
                 next_poll,
@@ -82,10 +83,6 @@ def describe_sources(harken: App) -> list[tuple[str, ...]]:
             )
         )
     return rows
-
-
-def _when(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 @sources_cli.command("test")

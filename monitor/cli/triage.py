@@ -16,7 +16,10 @@ from monitor.triage.jsonl import triage_lines
 
 def triage(
     jobs: Annotated[
-        int, typer.Option(help="worker processes for large inputs [default: one per CPU]", min=1)
+        int,
+        typer.Option(
+            metavar="N", help="worker processes for large inputs [default: one per CPU]", min=1
+        ),
     ] = min(os.cpu_count() or 1, 8),
 ) -> None:
     """Read mentions as JSON Lines on stdin; write one verdict per line on stdout, in order."""

@@ -19,6 +19,7 @@ from monitor.config.positions import (
     validation_problems,
 )
 from monitor.config.settings import Config, Settings
+from monitor.config.storage_url import storage_url_problem
 from monitor.errors import ConfigError, Problem, ProblemsError
 from monitor.source import SourceSettings, kind_names, source_kind
 
@@ -37,8 +38,12 @@ def load_config(path: Path) -> Config:
         # utf-8-sig: Windows editors like to start the file with a byte-order mark.
         text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
+        hint = (
+            f"\nHint: give the config file with --config FILE or HARKEN_CONFIG=FILE, or run "
+            f"harken in the folder that holds {path.name} (looked for {path.absolute()})"
+        )
         raise ConfigError(
-            [Problem(shown, 0, f"cannot read the config file: {error.strerror}")]
+            [Problem(shown, 0, f"cannot read the config file: {error.strerror}{hint}")]
         ) from None
     except UnicodeDecodeError as error:
         line = error.object[: error.start].count(b"\n") + 1
@@ -104,6 +109,10 @@ def load_config(path: Path) -> Config:
         problems += _oncall_group_problems(settings, positions, shown)
         problems += _channel_group_problems(settings, positions, shown)
         problems += _digests_problems(settings, positions, shown)
+        url_problem = storage_url_problem(settings.storage.url, path.name)
+        if url_problem:
+            line, column = line_of(positions, ("storage", "url"))
+            problems.append(Problem(shown, line, url_problem, column))
     if problems or settings is None:
         raise ConfigError(sorted(problems, key=lambda problem: problem.line))
     return Config(settings, sources, path.resolve())

@@ -16,6 +16,7 @@ from monitor.daemon.deliver import deliver_alerts
 from monitor.daemon.health import HealthPolicy, after_failure, failing_alert, silence_alert
 from monitor.daemon.summary import PollSummary
 from monitor.daemon.wiring import App
+from monitor.duration import moment_for_people
 from monitor.errors import (
     AccessDenied,
     BadPayload,
@@ -164,7 +165,16 @@ def _failed(
             name, at, said, retry_at=attempt.retry_at, disabled_reason=attempt.disabled_reason
         )
         if health.started_failing:
-            log.warning("source %s stopped hearing: %s", name, said, extra={"source": name})
+            # A source that never answered has not stopped anything: it cannot be reached yet.
+            what = "stopped hearing" if health.last_success_at else "cannot be reached"
+            log.warning(
+                "source %s %s: %s; %s",
+                name,
+                what,
+                said,
+                next_try(attempt.retry_at, attempt.disabled_reason, source.settings.every, at),
+                extra={"source": name},
+            )
         # Waiting out a rate limit or a spent read budget is the plan working, not an outage.
         message = None
         if not isinstance(error, RateLimited):
@@ -183,6 +193,15 @@ def _failed(
         retry_at=attempt.retry_at,
         disabled=attempt.disabled_reason is not None,
     )
+
+
+def next_try(
+    retry_at: datetime | None, disabled_reason: str | None, every: timedelta, now: datetime
+) -> str:
+    """When the source is tried again, in words: ``trying again at 06:54 UTC, in 5 min``."""
+    if disabled_reason:
+        return "not trying again until harken restarts; fix it, then restart"
+    return f"trying again at {moment_for_people(retry_at or now + every, now)}"
 
 
 def _health_not_recorded(name: str, storage_error: HarkenError) -> None:
@@ -223,7 +242,7 @@ def _succeeded(
     try:
         health = storage.record_source_result(name, at, None)
         if health.recovered:
-            log.warning("source %s is hearing again", name, extra={"source": name})
+            log.info("source %s is hearing again", name, extra={"source": name})
         if health.alerted:
             silence = silence_alert(
                 name, storage.last_stored_at(name), source.settings.silent_after, at

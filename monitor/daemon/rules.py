@@ -6,6 +6,7 @@ import logging
 
 from monitor.daemon.deliver import deliver_alerts
 from monitor.daemon.wiring import App, build_triage, load_config_rules, rules_version
+from monitor.duration import plural
 from monitor.errors import HarkenError
 
 log = logging.getLogger("harken")
@@ -30,7 +31,9 @@ def reload_rules(app: App) -> bool:
     app.rules_version = version
     app.broken_rules_version = None
     log.info(
-        "rules: reloaded %d rules from %d files", len(triage.rules.rules), len(triage.rules.files)
+        "rules: reloaded %s from %s",
+        plural(len(triage.rules.rules), "rule"),
+        plural(len(triage.rules.files), "file"),
     )
     return True
 

@@ -30,8 +30,10 @@ from monitor.daemon.poll import scheduled_poll
 from monitor.daemon.rules import reload_rules
 from monitor.daemon.silence import check_silence
 from monitor.daemon.spikes import check_spikes
+from monitor.daemon.startup import FirstPoll, log_start
 from monitor.daemon.web import serve_links
 from monitor.daemon.wiring import App
+from monitor.duration import plural
 from monitor.source import Source
 
 log = logging.getLogger("harken.run")
@@ -78,6 +80,7 @@ def build_scheduler(app: App) -> BackgroundScheduler:
         timezone="UTC",
     )
     now = app.now()
+    first_poll = FirstPoll(source.name for source in app.sources)
     for source in app.sources:
         every = source.settings.every
         scheduler.add_job(
@@ -86,7 +89,7 @@ def build_scheduler(app: App) -> BackgroundScheduler:
                 seconds=every.total_seconds(),
                 jitter=int(min(every / 10, MAX_JITTER).total_seconds()),
             ),
-            args=(app, source, scheduler),
+            args=(app, source, scheduler, first_poll),
             id=f"poll:{source.name}",
             name=f"poll {source.name}",
             next_run_time=now,
@@ -182,8 +185,11 @@ def _weekday_names(field: str) -> str:
     return ",".join(dict.fromkeys(names))
 
 
-def _poll_and_log(app: App, source: Source, scheduler: BaseScheduler) -> None:
+def _poll_and_log(
+    app: App, source: Source, scheduler: BaseScheduler, first_poll: FirstPoll
+) -> None:
     summary = scheduled_poll(app, source)
+    first_poll.record(source.name, summary)
     if summary is None:
         return
     if summary.retry_at is not None:
@@ -191,7 +197,7 @@ def _poll_and_log(app: App, source: Source, scheduler: BaseScheduler) -> None:
         scheduler.add_job(
             _poll_and_log,
             DateTrigger(run_date=summary.retry_at),
-            args=(app, source, scheduler),
+            args=(app, source, scheduler, first_poll),
             id=f"retry:{source.name}",
             name=f"retry {source.name}",
             replace_existing=True,
@@ -259,14 +265,17 @@ def run_until_stopped(
             signal.signal(signum, _request_stop)
     scheduler = build_scheduler(app)
     heartbeat = Heartbeat(scheduler)
-    scheduler.start()
-    links = serve_links(app, heartbeat.alive)
+    # Paused until the start-up lines are out, so no poll's line comes before them.
+    scheduler.start(paused=True)
     log.info(
-        "harken is running: %d sources, digest at %r (%s)",
-        len(app.sources),
+        "harken is running: %s, digest at %r (%s)",
+        plural(len(app.sources), "source"),
         app.config.settings.digest.schedule,
         app.config.settings.digest.timezone,
     )
+    log_start(app)
+    scheduler.resume()
+    links = serve_links(app, heartbeat.alive)
     try:
         stop.wait()
     finally:

@@ -151,6 +151,7 @@ class App:
     mailer: Sender
     health_policy: HealthPolicy
     links: Links | None  # signed links in alert emails; None when [web] asks for none
+    links_off_because: str | None  # why [web] asks for links and gets none, if it does
     metrics: Metrics
     parsers: ParserPool | None = None
     broken_rules_version: RulesVersion | None = None  # an edit already reported as broken
@@ -192,9 +193,8 @@ def open_app(
     fetcher = build_fetcher(config)
     parsers = ParserPool(parse_processes) if parse_processes > 1 else None
     health = config.settings.health
+    # Said once, by `harken run` (startup.py): the other commands serve no links.
     links, why_no_links = configured_links(config.settings.web)
-    if why_no_links:
-        log.warning("web: %s", why_no_links)
     return App(
         config=config,
         now=now,
@@ -211,6 +211,7 @@ def open_app(
             backoff_cap=health.backoff_cap,
         ),
         links=links,
+        links_off_because=why_no_links,
         metrics=Metrics(),
         parsers=parsers,
     )
