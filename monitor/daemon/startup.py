@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from monitor.daemon.poll import PollSummary
+from monitor.daemon.summary import PollSummary
 from monitor.daemon.wiring import App
 from monitor.duration import moment_for_people, plural
 from monitor.errors import HarkenError
