@@ -101,7 +101,10 @@ def test_an_urgent_mention_reaches_the_oncall_group_as_text_and_html(
     assert report == DeliveryReport(sent=1)
     [message] = smtp_server.inbox
     assert message["X-Envelope-To"] == "ops@example.org, cto@example.org"
-    assert message["Subject"] == "[Harken] URGENT: negative mention of Acme on hn_acme"
+    # Only the hostile title's first line reaches the subject: its "Bcc:" line is left out.
+    assert (
+        message["Subject"] == "[Harken] URGENT: Acme is down (negative mention of Acme on hn_acme)"
+    )
     assert message["Message-ID"].startswith("<harken-alert-")
     assert message["Bcc"] is None
     assert message.get_content_type() == "multipart/alternative"
@@ -181,10 +184,12 @@ def test_hostile_text_in_a_suggested_reply_is_escaped_in_html(
     assert "Hi &lt;img src=x onerror=alert(1)&gt;, thank you for telling us" in markup
 
 
-def test_the_subject_holds_only_trusted_words() -> None:
+def test_the_subject_holds_trusted_words_and_the_title_on_one_line() -> None:
     verdict = urgent("1", title="FREE MONEY\r\nBcc: evil@x")
 
-    assert alert_subject(verdict) == "[Harken] URGENT: negative mention of Acme on hn_acme"
+    assert alert_subject(verdict) == (
+        "[Harken] URGENT: FREE MONEY (negative mention of Acme on hn_acme)"
+    )
 
 
 def test_alerts_go_to_the_groups_their_rules_named(

@@ -77,7 +77,7 @@ def test_an_alert_reaches_the_webhook_and_the_mailbox_once_without_logging_the_s
     assert len(smtp_server.inbox) == 1
     [posted] = http_server.bodies
     payload = json.loads(posted)
-    assert payload["title"] == "[Harken] URGENT: negative mention of Acme on hn_acme"
+    assert payload["title"] == "[Harken] URGENT: Acme is down (negative mention of Acme on hn_acme)"
     assert "https://news.example.org/item?id=1" in payload["message"]
     assert caplog.records  # Apprise did log its work, only without the secret
     assert SECRET not in caplog.text

@@ -268,7 +268,7 @@ def test_the_volume_is_counted_per_hour_and_the_busiest_hour_is_named() -> None:
     assert busiest.ratio == pytest.approx(12 / (35 / 24))
     email = render_digest(digest, Templates(TEMPLATES))
     assert "Busiest hour: Wed 01 May 22:00\N{EN DASH}23:00" in email.text  # London time
-    assert "8.2x the hourly average of 1.5" in email.text
+    assert "8 times the usual hourly volume (about 1 an hour)" in email.text
 
 
 def test_top_authors_are_ranked_by_the_followers_their_platform_reported() -> None:

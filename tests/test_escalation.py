@@ -139,9 +139,10 @@ def test_an_unacknowledged_urgent_alert_reaches_each_level_at_its_minute(
     assert recipients(smtp_server) == ["oncall@example.com", "lead@example.com"]
     escalation = smtp_server.inbox[-1]
     assert str(escalation["Subject"]).strip() == (
-        "[Harken] ESCALATED to level 1: URGENT: negative mention of Acme on news"
+        "[Harken] ESCALATED to level 1: URGENT: Acme is down (negative mention of Acme on news)"
     )
     assert escalation["Message-ID"] == "<harken-alert-1-level-1@harken>"
+    assert escalation["In-Reply-To"] == "<harken-alert-1@harken>"
     body = escalation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "ESCALATED to level 1 (leads): nobody has acknowledged this alert within 15m." in body
     assert "harken alerts ack 1 --by NAME" in body

@@ -44,8 +44,11 @@ class CrashingSender:
         *,
         date: datetime | None = None,
         images: Sequence[InlineImage] = (),
+        references: Sequence[str] = (),
     ) -> None:
-        self.mailer.send(to, subject, text, html, message_id, date=date, images=images)
+        self.mailer.send(
+            to, subject, text, html, message_id, date=date, images=images, references=references
+        )
         self.accepted += 1
         if self.accepted == self.crash_after:
             raise SimulatedCrash(f"killed after the server accepted {message_id}")

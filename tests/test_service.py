@@ -122,7 +122,7 @@ def test_an_edited_rule_file_is_picked_up_and_a_broken_edit_keeps_the_last_good_
         ]
         assert len(alerts) == 1
         body = alerts[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        assert 'mine.toml:3:1: rule "loud": severity: Input should be' in body
+        assert 'mine.toml:3:1: rule "loud": severity: "hgh" is not one of' in body
         assert 'missing required key "description"' in body
     finally:
         service.close()

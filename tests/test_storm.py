@@ -45,14 +45,17 @@ def test_many_alerts_about_one_story_go_as_one_message_with_a_count(
     assert report == DeliveryReport(sent=4)
     grouped, alone = smtp_server.inbox
     assert grouped["Subject"] == (
-        "[Harken] URGENT: negative mention of Acme on hn_acme, and 2 more on this story"
+        "[Harken] URGENT: Acme is down again (negative mention of Acme on hn_acme), "
+        "and 2 more on this story"
     )
     text, html = grouped.iter_parts()
     plain = text.get_content()
     assert "3 alerts about this story" in plain
     assert all(f"user{n}" in plain for n in (1, 2, 3))
     assert "3 alerts about this story" in html.get_content()
-    assert alone["Subject"] == "[Harken] URGENT: negative mention of Acme on hn_acme"
+    assert alone["Subject"] == (
+        "[Harken] URGENT: Acme is down (negative mention of Acme on hn_acme)"
+    )
     assert storage.alert_counts() == {"pending": 0, "sent": 4, "failed": 0}
 
 

@@ -1,5 +1,5 @@
-"""One alert email from one verdict or one source's state: subject from trusted words only,
-body from the templates."""
+"""One alert email from one verdict or one source's state: subject from trusted words and the
+mention's cleaned headline, body from the templates."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor.errors import DeliveryError
 from monitor.mail.mailer import Email, clean_header
-from monitor.mail.templates import Templates
+from monitor.mail.templates import Templates, excerpt
 from monitor.mention import Verdict
 
 log = logging.getLogger(__name__)
@@ -31,14 +31,33 @@ _SENTIMENT_WORDS = {"negative", "neutral", "positive"}
 _STATE_WORDS = re.compile(r"[A-Za-z][A-Za-z0-9 ,'-]{0,47}")
 _UNKNOWN_STATE = "needs attention"
 _SOURCE_NAME_LIMIT = 60
+# Long enough to tell five alerts apart in an inbox, short enough to leave the rest visible.
+HEADLINE_LIMIT = 70
 
 
 def alert_subject(verdict: Verdict) -> str:
-    """``[Harken] URGENT: negative mention of Acme on hn_acme``; never the mention's own text."""
+    """``[Harken] URGENT: Acme charged me twice… (negative mention of Acme on hn_acme)``.
+
+    The mention's headline tells alerts apart in an inbox; it is public text, so it arrives as
+    one cleaned line (no CR/LF or controls) and the mailer encodes it, never raw.
+    """
     label = verdict.sentiment.label
     mood = f"{label} mention" if label in _SENTIMENT_WORDS else "mention"
     brands = f" of {', '.join(verdict.brands)}" if verdict.brands else ""
-    return f"[Harken] {verdict.severity.value.upper()}: {mood}{brands} on {verdict.mention.source}"
+    about = f"{mood}{brands} on {verdict.mention.source}"
+    headline = alert_headline(verdict)
+    what = f"{headline} ({about})" if headline else about
+    return f"[Harken] {verdict.severity.value.upper()}: {what}"
+
+
+def alert_headline(verdict: Verdict) -> str:
+    """The first line of the mention's title, or the start of its text, cut short at a word.
+
+    A title's later lines are not its headline (and are where an injected "Bcc:" would hide).
+    """
+    mention = verdict.mention
+    title = next((line for line in mention.title.splitlines() if line.strip()), "")
+    return clean_header(excerpt(title, HEADLINE_LIMIT) or excerpt(mention.text, HEADLINE_LIMIT))
 
 
 def alert_message_id(alert_id: int) -> str:
@@ -61,7 +80,7 @@ class Escalation:
 
 
 def escalation_subject(verdict: Verdict, level: int) -> str:
-    """``[Harken] ESCALATED to level 1: URGENT: …``; trusted words only, like the alert's."""
+    """``[Harken] ESCALATED to level 1: URGENT: …``: the alert's subject, so it reads as its reply."""
     return alert_subject(verdict).replace("[Harken] ", f"[Harken] ESCALATED to level {level}: ", 1)
 
 

@@ -113,6 +113,7 @@ def deliver_pending(
             message_id = escalation_message_id(alert.parent_id, alert.level)
         else:
             message_id = alert_message_id(alert.id)
+        references = storage.thread_references(alert.id)
         try:
             recipients = _deliver(
                 alert,
@@ -124,6 +125,7 @@ def deliver_pending(
                 now,
                 links,
                 batch,
+                references=references,
                 within_limit=lambda name: _within_limit(storage, config, name, now),
                 already=frozenset.intersection(*(frozenset(each.delivered) for each in batch)),
             )
@@ -182,6 +184,7 @@ def _deliver(
     batch: Sequence[PendingAlert] = (),
     within_limit: Callable[[str], bool] = lambda name: True,
     already: frozenset[str] = frozenset(),
+    references: Sequence[str] = (),
 ) -> list[str]:
     """Send one alert to each destination not ``already`` reached; return the addresses and
     channels it went to.
@@ -253,7 +256,19 @@ def _deliver(
     if addresses and EMAIL not in already:
         subject, text, html = email.subject, email.text, email.html
         sends.append(
-            (EMAIL, partial(mailer.send, addresses, subject, text, html, message_id, date=now))
+            (
+                EMAIL,
+                partial(
+                    mailer.send,
+                    addresses,
+                    subject,
+                    text,
+                    html,
+                    message_id,
+                    date=now,
+                    references=references,
+                ),
+            )
         )
     for name, url in targets:
         if f"channel:{name}" not in already:

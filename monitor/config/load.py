@@ -6,6 +6,7 @@ recipient group named in one section and defined in another.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -72,9 +73,8 @@ def load_config(path: Path) -> Config:
             line, column = line_of(positions, ("sources", name, "type"))
             known = ", ".join(kind_names()) or "none installed"
             if "type" in table:
-                message = (
-                    f'sources.{name}: unknown type "{table["type"]}"; installed kinds: {known}'
-                )
+                message = f'sources.{name}: unknown type "{table["type"]}"{_kind_hint(table["type"])}; installed kinds: {known}'
+
             else:
                 message = f'missing required key "sources.{name}.type"; installed kinds: {known}'
             problems.append(Problem(shown, line, message, column))
@@ -213,3 +213,26 @@ def _digests_problems(
             )
         seen.setdefault(key, index)
     return problems
+
+
+# Names people know a platform by, or that older versions used, for the kind Harken calls it.
+_KIND_ALIASES = {
+    "twitter": "x",
+    "tweets": "x",
+    "hn": "hackernews",
+    "hacker_news": "hackernews",
+    "feed": "rss",
+    "atom": "rss",
+    "google_news": "rss",
+    "bsky": "bluesky",
+}
+
+
+def _kind_hint(kind: object) -> str:
+    """`` (did you mean "x"?)`` for an old name or a typo of an installed kind; "" for neither."""
+    written = str(kind).strip().lower()
+    guess = _KIND_ALIASES.get(written)
+    if guess is None:
+        close = difflib.get_close_matches(written, kind_names(), n=1, cutoff=0.6)
+        guess = close[0] if close else None
+    return f' (did you mean "{guess}"?)' if guess and guess in kind_names() else ""

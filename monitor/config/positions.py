@@ -119,6 +119,8 @@ def parse_toml(text: str, path: str) -> dict[str, object]:
         elif "(at end of document)" in message:
             line = text.rstrip().count("\n") + 1  # the last line with anything on it
             message = message.replace("(at end of document)", "").strip() + " at end of file"
+        if opened := _unclosed_quote(text, line):
+            message = opened
         raise ProblemsError([Problem(path, line, f"TOML syntax: {message}", column)]) from None
     except RecursionError:
         line = _deepest_line(text)
@@ -128,6 +130,45 @@ def parse_toml(text: str, path: str) -> dict[str, object]:
         found = _LONG_NUMBER.search(text)
         line = text.count("\n", 0, found.start()) + 1 if found else 1
         raise ProblemsError([Problem(path, line, "a number too long to read")]) from None
+
+
+def _unclosed_quote(text: str, upto: int) -> str | None:
+    """Where a quote that never closes opened, at or before line ``upto``, and how to close it.
+
+    tomllib only says what it tripped over ("Illegal character '\\n'", "Unclosed array"),
+    which is not where the mistake is.
+    """
+    found = None
+    in_multiline: str | None = None
+    for number, line in enumerate(text.split("\n")[:upto], start=1):
+        for triple in ('"""', "'''"):
+            if line.count(triple) % 2 == 1:
+                in_multiline = None if in_multiline == triple else in_multiline or triple
+        if in_multiline is not None or '"""' in line or "'''" in line:
+            continue
+        quote, opened_at, escaped = "", 0, False
+        for column, char in enumerate(line, start=1):
+            if quote:
+                if escaped:
+                    escaped = False
+                elif char == "\\" and quote == '"':
+                    escaped = True
+                elif char == quote:
+                    quote = ""
+            elif char == "#":
+                break
+            elif char in "\"'":
+                quote, opened_at = char, column
+        if quote:
+            key = _KEY.match(line)
+            name = _split_dotted(key.group(2))[-1] if key else "name"
+            found = (
+                f"the text that starts with {quote} at line {number}, column {opened_at} is not "
+                f"closed; end it with {quote} on the same line, e.g. {name} = {quote}Acme{quote}"
+            )
+            if line.count(quote) > 1:  # the missing quote may be an earlier one on the line
+                found += f"; check that each text on line {number} starts and ends with {quote}"
+    return found
 
 
 # What tomllib's recursion allows comfortably; no real config comes near it.
@@ -173,10 +214,44 @@ def validation_problems(
                 message += f"; known keys: {', '.join(sorted(known))}"
         elif detail["type"] == "missing":
             message = f'missing required key "{where}"'
+        elif isinstance(detail["input"], str) and detail["type"] in _NUMBER_ERRORS:
+            message = _number_in_quotes(str(loc[-1]), detail["input"], detail["type"])
+        elif isinstance(detail["input"], str) and detail["type"] == "enum":
+            message = _not_a_choice(where, detail["input"], str(detail["ctx"]["expected"]))
         else:
             message = f"{where}: {_plain(detail['msg'])}"
         problems.append(Problem(path, line, message, column))
     return problems
+
+
+_NUMBER_ERRORS = {"float_type", "float_parsing", "int_type", "int_parsing"}
+_SUFFIXES = {"k": 1_000, "m": 1_000_000}
+
+
+def _number_in_quotes(key: str, value: str, kind: str) -> str:
+    """``sentiment_below = "-0.05"``: a number written as text, and how to write it."""
+    whole = kind.startswith("int")
+    written = value.strip().replace(",", "").replace("_", "")
+    scale = _SUFFIXES.get(written[-1:].lower(), 1)
+    try:
+        number = float(written[:-1] if scale > 1 else written)
+    except ValueError:
+        example = "10000" if whole else "-0.5"
+        return f"{key} must be a number, like {key} = {example}; not {value!r}"
+    number *= scale
+    example = f"{number:.0f}" if whole else f"{number:g}"
+    if scale > 1:
+        return f"{key} must be a plain number: write {key} = {example} (no k/m suffixes)"
+    return f"{key} must be a number without quotes, like {key} = {example}"
+
+
+def _not_a_choice(where: str, value: str, expected: str) -> str:
+    """``severity = "urgnet"``: say which word was meant, and the words there are."""
+    choices = re.findall(r"'([^']*)'", expected)
+    message = f'{where}: "{value}" is not one of {expected}'
+    if guess := difflib.get_close_matches(value.strip().lower(), choices, n=1, cutoff=0.6):
+        message += f' (did you mean "{guess[0]}"?)'
+    return message
 
 
 def _plain(message: str) -> str:

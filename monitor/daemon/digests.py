@@ -38,6 +38,7 @@ def send_scheduled_digest(app: App, key: str = "") -> None:
             now=now,
             scheduled=scheduled,
             responses=alert_responses(app, start, now),
+            health=app.storage.source_health(),
         )
         total = digest.total if digest else 0
         recipients = app.config.addresses(scheduled.to) if digest else []
@@ -111,6 +112,7 @@ def digest_of(
         top=scheduled.top,
         responses=alert_responses(app, start, end),
         name=scheduled.key,
+        health=app.storage.source_health(),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from monitor.alerts.compose import REPLY_FOLDER
 from monitor.config.settings import Config
 from monitor.errors import NotConfigured
 from monitor.source import Offload, Source, SourceContext, run_here, source_kind
@@ -49,6 +50,7 @@ def load_config_rules(config: Config, path: Path | None = None) -> RuleSet:
         brands=[brand.name for brand in settings.brands],
         sources=list(config.sources),
         recipient_groups=list(settings.recipients),
+        replies=config.templates_path / REPLY_FOLDER,
         display_root=Path.cwd(),
     )
 

@@ -1,6 +1,14 @@
 """Digests: the mentions of one period, counted, ranked, charted and emailed."""
 
-from monitor.digest.build import ActionItem, Author, Count, Digest, Response, build_digest
+from monitor.digest.build import (
+    ActionItem,
+    Author,
+    Count,
+    Digest,
+    Response,
+    UnreadSource,
+    build_digest,
+)
 from monitor.digest.send import (
     digest_message_id,
     digest_subject,
@@ -19,6 +27,7 @@ __all__ = [
     "Count",
     "Digest",
     "Response",
+    "UnreadSource",
     "build_digest",
     "digest_message_id",
     "digest_subject",

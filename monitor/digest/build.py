@@ -16,7 +16,7 @@ from monitor.digest.timeline import (
     timeline,
 )
 from monitor.mention import Severity, Verdict
-from monitor.storage import StoredVerdict
+from monitor.storage import SourceHealth, StoredVerdict
 
 SENTIMENTS = ("negative", "neutral", "positive")
 SHOWN_SEVERITIES = tuple(s for s in Severity if s is not Severity.IGNORE)
@@ -75,6 +75,16 @@ class Author:
 
 
 @dataclass(frozen=True)
+class UnreadSource:
+    """A source that could not be read in the period: mentions there went unheard."""
+
+    source: str
+    error: str  # the latest error, credentials already removed where it was recorded
+    since: datetime  # failing since (or, once recovered, when it last failed)
+    recovered_at: datetime | None = None  # read again since; None while still failing
+
+
+@dataclass(frozen=True)
 class Digest:
     """Everything a digest template shows about one period."""
 
@@ -98,11 +108,12 @@ class Digest:
     bucket: timedelta = timedelta(hours=1)  # each bucket's length
     busiest: BusiestHour | None = None  # None when the period is quiet or an hour or less
     name: str = ""  # the scheduled digest's key; "" for [digest]
+    unread: tuple[UnreadSource, ...] = ()  # sources that failed in the period, by name
 
     @property
     def quiet(self) -> bool:
-        """Nothing worth showing happened."""
-        return self.total == 0
+        """Nothing was heard, and every source could be read: truly all quiet."""
+        return self.total == 0 and not self.unread
 
 
 def build_digest(
@@ -115,11 +126,13 @@ def build_digest(
     top: int,
     responses: Mapping[int, Response] | None = None,
     name: str = "",
+    health: Sequence[SourceHealth] = (),
 ) -> Digest:
     """Count and rank the verdicts stored in [start, end); lists are capped at ``top``.
 
     ``responses`` maps a stored mention's id to what was done about it; a mention missing from
-    it shows as open, with no response time.
+    it shows as open, with no response time. ``health`` is every source's health: those that
+    failed in the period are listed, so silence is not mistaken for quiet.
     """
     if start.utcoffset() is None or end.utcoffset() is None:
         raise ValueError("digest periods need aware datetimes")
@@ -183,7 +196,30 @@ def build_digest(
         bucket=size,
         busiest=busiest_hour(heard, start, end),
         name=name,
+        unread=unread_sources(health, start, end),
     )
+
+
+def unread_sources(
+    health: Sequence[SourceHealth], start: datetime, end: datetime
+) -> tuple[UnreadSource, ...]:
+    """The sources that failed during [start, end): failing before its end, or failed in it."""
+    unread = []
+    for source in health:
+        if source.failing_since is not None and source.failing_since < end:
+            unread.append(
+                UnreadSource(source.source, source.last_error or "", source.failing_since)
+            )
+        elif source.last_error_at is not None and start <= source.last_error_at < end:
+            unread.append(
+                UnreadSource(
+                    source.source,
+                    source.last_error or "",
+                    source.last_error_at,
+                    recovered_at=source.last_success_at,
+                )
+            )
+    return tuple(sorted(unread, key=lambda each: each.source))
 
 
 def _action(stored: StoredVerdict, responses: Mapping[int, Response] | None) -> ActionItem:

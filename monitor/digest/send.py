@@ -16,7 +16,7 @@ from monitor.digest.timeline import Bucket
 from monitor.errors import DeliveryError
 from monitor.mail.mailer import Email, InlineImage, Sender
 from monitor.mail.templates import Templates
-from monitor.storage import StoredVerdict
+from monitor.storage import SourceHealth, StoredVerdict
 
 TEXT_TEMPLATE = "digest.txt.j2"
 HTML_TEMPLATE = "digest.html.j2"
@@ -38,6 +38,9 @@ def period_label(start: datetime, end: datetime, timezone: str) -> str:
 def digest_subject(digest: Digest) -> str:
     """``[Harken] Digest for Acme: 3 mentions, <period>``; only trusted words and numbers."""
     mentions = "1 mention" if digest.total == 1 else f"{digest.total} mentions"
+    unread = len(digest.unread)
+    if unread:
+        mentions += f" ({unread} source{'' if unread == 1 else 's'} could not be read)"
     period = period_label(digest.start, digest.end, digest.timezone)
     return f"[Harken] Digest for {digest.organisation}: {mentions}, {period}"
 
@@ -97,7 +100,7 @@ def render_digest(digest: Digest, templates: Templates) -> Email:
     with ``Email.html_for_file()``, which turns the chart into a data URI.
     """
     images: tuple[InlineImage, ...] = ()
-    if not digest.quiet:
+    if digest.total:
         cid = f"chart-{_slug(digest.name)}-{_stamp(digest.start)}-{_stamp(digest.end)}@harken"
         images = (InlineImage(cid, volume_chart(digest)),)
     context = {
@@ -133,6 +136,7 @@ def send_digest(
     now: datetime,
     scheduled: ScheduledDigest | None = None,
     responses: Mapping[int, Response] | None = None,
+    health: Sequence[SourceHealth] = (),
 ) -> Digest | None:
     """Email the digest of [start, end); None when the period was quiet and send_empty is off.
 
@@ -148,6 +152,7 @@ def send_digest(
         top=scheduled.top,
         responses=responses,
         name=scheduled.key,
+        health=health,
     )
     if digest.quiet and not scheduled.send_empty:
         return None

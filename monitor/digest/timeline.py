@@ -50,6 +50,19 @@ class BusiestHour:
         """How many times the average hour this hour was."""
         return self.count / self.average if self.average else 0.0
 
+    @property
+    def compared(self) -> str:
+        """The hour next to a usual one, as a reader says it: ``24 times the usual hourly
+        volume (about 1 an hour)``."""
+        times = f"{self.ratio:.0f}" if self.ratio >= 2 else f"{self.ratio:.1f}"
+        if self.average >= 0.95:
+            usual = f"about {self.average:.0f} an hour"
+        elif self.average > 0:
+            usual = f"about 1 every {max(round(1 / self.average), 2)} hours"
+        else:
+            usual = "none before"
+        return f"{times} times the usual hourly volume ({usual})"
+
 
 def heard_at(stored: StoredVerdict, start: datetime, end: datetime) -> datetime:
     """When a mention was said, as far as we know: its published time if that falls in the

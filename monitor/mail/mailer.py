@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formatdate
 from pathlib import Path
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 HEADER_LIMIT = 200  # characters; a subject longer than this is noise, or an attack
 _MESSAGE_ID = re.compile(r"^<[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+>$")
 _ADDRESS = re.compile(r"^[^\s<>@,;:\"]+@[^\s<>@,;:\"]+$")
+_SEND_POLICY = policy.default.clone(max_line_length=998)
 _UNSAFE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}  # controls, bidi/zero-width, line separators
 
 
@@ -91,17 +93,26 @@ class Mailer:
         *,
         date: datetime | None = None,
         images: Sequence[InlineImage] = (),
+        references: Sequence[str] = (),
     ) -> None:
-        """Send one message to ``to``; raise DeliveryError saying where and what went wrong."""
+        """Send one message to ``to``; raise DeliveryError saying where and what went wrong.
+
+        ``references`` are the Message-IDs of the thread it continues, oldest first: it answers
+        the last, so mail clients show it under the earlier messages.
+        """
         recipients = [clean_header(address) for address in to]
         if not recipients:
             raise DeliveryError(f"SMTP {self.where}: no recipients for {message_id}")
         bad = [address for address in recipients if not _ADDRESS.match(address)]
         if bad:
             raise DeliveryError(f"SMTP {self.where}: not an email address: {', '.join(bad)}")
-        if not _MESSAGE_ID.match(message_id):
-            raise ValueError(f"malformed Message-ID {message_id!r}; expected <local@domain>")
+        for identifier in (message_id, *references):
+            if not _MESSAGE_ID.match(identifier):
+                raise ValueError(f"malformed Message-ID {identifier!r}; expected <local@domain>")
         message = self._compose(recipients, subject, text, html, message_id, date, images)
+        if references:
+            message["In-Reply-To"] = references[-1]
+            message["References"] = " ".join(references)
         with self._smtp_errors(), self._connect() as smtp:
             self._log_in(smtp)
             refused = smtp.send_message(message, to_addrs=recipients)
@@ -145,6 +156,10 @@ class Mailer:
                         cid=f"<{image.cid}>",
                         disposition="inline",
                     )
+        # Folded at 78, Python 3.11 drops the space between two encoded words, so a non-ASCII
+        # subject would lose spaces; one long header line (at most 998 bytes) keeps them. The
+        # bodies are encoded already, so this changes only how the headers are written.
+        message.policy = _SEND_POLICY
         return message
 
     def check(self) -> None:
@@ -257,6 +272,7 @@ class Sender(Protocol):
         *,
         date: datetime | None = None,
         images: Sequence[InlineImage] = (),
+        references: Sequence[str] = (),
     ) -> None: ...
 
 
@@ -277,6 +293,7 @@ class FolderMailer:
         *,
         date: datetime | None = None,
         images: Sequence[InlineImage] = (),
+        references: Sequence[str] = (),
     ) -> None:
         stem = re.sub(r"[^A-Za-z0-9._-]+", "-", message_id.strip("<>").split("@", 1)[0])
         header = f"To: {', '.join(to)}\nSubject: {clean_header(subject)}\n\n"

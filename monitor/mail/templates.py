@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from monitor.errors import DeliveryError
+from monitor.mention import Sentiment
 
 DEFAULT_TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
 
@@ -66,6 +67,33 @@ def web_url(url: str) -> str:
     return _NOT_IN_A_LINK.sub(lambda found: quote(found.group()), url)
 
 
+# Past this, a score reads "very": VADER's own papers call +-0.6 strongly felt.
+_STRONG = 0.6
+# A run of this many characters without a space may not fit a phone's screen: it gets a
+# <wbr> (a place to break, invisible otherwise) every _BREAK_EVERY characters.
+_LONG_TOKEN = re.compile(r"(\S{30,})")
+_BREAK_EVERY = 20
+
+
+def feeling(sentiment: Sentiment) -> str:
+    """A sentiment in a reader's words: ``very negative``, ``negative``, ``neutral``, …"""
+    strong = abs(sentiment.compound) >= _STRONG and sentiment.label in {"negative", "positive"}
+    return f"very {sentiment.label}" if strong else sentiment.label
+
+
+def breakable(text: str) -> Markup:
+    """``text`` HTML-escaped, with a ``<wbr>`` inside each long unbroken run (a URL, a word),
+    so it wraps on a phone even in mail clients that ignore CSS word-break."""
+    pieces = []
+    for piece in _LONG_TOKEN.split(text):
+        if _LONG_TOKEN.fullmatch(piece):
+            chunks = [piece[at : at + _BREAK_EVERY] for at in range(0, len(piece), _BREAK_EVERY)]
+            pieces.append(Markup("<wbr>").join(escape(chunk) for chunk in chunks))
+        else:
+            pieces.append(escape(piece))
+    return Markup("").join(pieces)
+
+
 # Every value a template shows loses its control characters but newline and tab: a CR or an
 # escape sequence from a post must not reshape an email (excerpt() also flattens newlines).
 _CONTROLS = dict.fromkeys(
@@ -97,7 +125,13 @@ class Templates:
             keep_trailing_newline=True,
             finalize=_without_controls,
         )
-        self._environment.filters.update(localtime=localtime, excerpt=excerpt, web_url=web_url)
+        self._environment.filters.update(
+            localtime=localtime,
+            excerpt=excerpt,
+            web_url=web_url,
+            feeling=feeling,
+            breakable=breakable,
+        )
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         """Render template ``name``; a broken template raises DeliveryError with file and line."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from monitor.errors import StorageError
@@ -19,6 +19,7 @@ from monitor.storage.base import StorageBase
 from monitor.storage.models import (
     CANCELLED,
     FAILED,
+    MENTION_ALERT,
     NOTIFIED,
     PENDING,
     SENT,
@@ -215,6 +216,38 @@ class OutboxStore(StorageBase):
                 **retry,
             )
 
+    def thread_references(self, alert_id: int) -> list[str]:
+        """The Message-IDs an alert's email answers, oldest first, so mail clients thread them:
+        the first alert sent about the same story (the same thread, the story a comment is on,
+        or the same canonical URL), then, for an escalation, the alert it escalates."""
+        with self._read(f"read the thread of alert {alert_id}") as session:
+            alert = session.get(AlertRow, alert_id)
+            if alert is None:
+                return []
+            escalated = session.get(AlertRow, alert.parent_id) if alert.parent_id else None
+            first = escalated or alert
+            mention = session.get(MentionRow, first.mention_id) if first.mention_id else None
+            references = []
+            story = _same_story(mention) if mention is not None else []
+            if story:
+                earlier = session.scalar(
+                    select(AlertRow.message_id)
+                    .join(MentionRow, MentionRow.id == AlertRow.mention_id)
+                    .where(
+                        AlertRow.kind == MENTION_ALERT,
+                        AlertRow.id < first.id,
+                        AlertRow.message_id.is_not(None),
+                        or_(*story),
+                    )
+                    .order_by(AlertRow.id)
+                    .limit(1)
+                )
+                if earlier:
+                    references.append(earlier)
+            if escalated is not None and escalated.message_id:
+                references.append(escalated.message_id)
+        return list(dict.fromkeys(references))
+
     def channel_sends_since(self, channel: str, since: datetime) -> int:
         """Alerts delivered to the named channel since ``since`` (grouped alerts count each)."""
         tag = f"channel:{channel}"
@@ -259,3 +292,21 @@ def _update_pending(
     if result.rowcount == 0:  # type: ignore[attr-defined]
         held = f" held by {claimant}" if claimant is not None else ""
         raise StorageError(f"could not {doing}: there is no pending alert {alert_id}{held}")
+
+
+def _same_story(mention: MentionRow) -> list[ColumnElement[bool]]:
+    """Conditions on MentionRow that hold for the mentions of ``mention``'s story."""
+    story: list[ColumnElement[bool]] = []
+    if mention.thread_id:
+        story.append(
+            and_(MentionRow.source == mention.source, MentionRow.thread_id == mention.thread_id)
+        )
+        # The story itself, when a comment on it comes first to be alerted on.
+        story.append(
+            and_(MentionRow.source == mention.source, MentionRow.item_id == mention.thread_id)
+        )
+    # Comments on this mention, when it is the story.
+    story.append(and_(MentionRow.source == mention.source, MentionRow.thread_id == mention.item_id))
+    if mention.canonical_url:
+        story.append(MentionRow.canonical_url == mention.canonical_url)
+    return story

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Collection
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeGuard
@@ -42,6 +42,7 @@ from monitor.triage.rules.model import Rule, RuleSet
 from monitor.triage.spikes import SpikeWatch
 
 Positions = dict[KeyPath, tuple[int, int]]
+REPLY_SUFFIX = ".txt.j2"  # a rule's reply = "outage" is replies/outage.txt.j2
 _LISTS = (
     "brands",
     "any_words",
@@ -152,14 +153,23 @@ def load_rules(
     brands: Collection[str] | None = None,
     sources: Collection[str] | None = None,
     recipient_groups: Collection[str] | None = None,
+    replies: Path | None = None,
     display_root: Path | None = None,
 ) -> RuleSet:
     """Load and check every rule file; raise RulesError listing every problem in every file.
 
-    Names of brands, sources and recipient groups are checked only for the collections given.
+    Names of brands, sources and recipient groups are checked only for the collections given;
+    a rule's ``reply`` only when ``replies`` (the folder of reply templates) is.
     """
     known = {"brands": brands, "sources": sources, "notify": recipient_groups}
     loader = _Loader({key: names for key, names in known.items() if names is not None})
+    if replies is not None:
+        loader.replies = _Replies(
+            f"{_shown(replies, display_root)}/",
+            sorted(
+                path.name.removesuffix(REPLY_SUFFIX) for path in replies.glob(f"*{REPLY_SUFFIX}")
+            ),
+        )
     files = _rule_files(directory, _shown(directory, display_root))
     shown_files = tuple(_shown(file, display_root) for file in files)
     for file, shown in zip(files, shown_files, strict=True):
@@ -194,11 +204,30 @@ def _rule_files(directory: Path, shown: str) -> list[Path]:
     return sorted(files, key=lambda p: p.name)
 
 
+@dataclass(frozen=True)
+class _Replies:
+    """The reply templates a rule's ``reply`` may name: the folder as shown, and their names."""
+
+    folder: str
+    names: list[str]
+
+    def problem(self, reply: object) -> str | None:
+        if not isinstance(reply, str) or not reply.strip() or reply.strip() in self.names:
+            return None
+        message = f'reply "{reply}" names no template'
+        if guess := difflib.get_close_matches(reply.strip(), self.names, n=1, cutoff=0.6):
+            message += f' (did you mean "{guess[0]}"?)'
+        if self.names:
+            return f"{message}; {self.folder} has: {', '.join(self.names)}"
+        return f"{message}; {self.folder} has none: add {self.folder}{reply.strip()}{REPLY_SUFFIX}"
+
+
 class _Loader:
     """Reads rule files one by one, keeping the rules that pass and every problem found."""
 
     def __init__(self, known: dict[str, Collection[str]]) -> None:
         self.known = known
+        self.replies: _Replies | None = None
         self.rules: list[Rule] = []
         self.problems: list[Problem] = []
         self.first_seen: dict[str, str] = {}  # rule name -> "path:line" of its first [[rule]]
@@ -215,7 +244,7 @@ class _Loader:
             line = raw[: error.start].count(b"\n") + 1
             problems.append(Problem(shown, line, "is not UTF-8 text; save it as UTF-8"))
         except ProblemsError as error:
-            problems.extend(error.problems)
+            problems.extend(_in_rule_words(problem) for problem in error.problems)
         else:
             self._check_file(data, key_positions(text), shown, problems)
         self.problems.extend(sorted(problems, key=lambda p: (p.line, p.column or 0)))
@@ -260,7 +289,10 @@ class _Loader:
             problems.append(Problem(shown, line, message, column))
         elif name:
             self.first_seen[name] = f"{shown}:{header[0]}"
-        for key, message in _contradictions(table, self.known):
+        found = _contradictions(table, self.known)
+        if self.replies is not None and (missing := self.replies.problem(table.get("reply"))):
+            found.append(("reply", missing))
+        for key, message in found:
             line, column = local[(key,)]
             problems.append(Problem(shown, line, label + message, column))
         try:
@@ -274,6 +306,17 @@ class _Loader:
         values.update({key: tuple(values[key]) for key in _LISTS})
         values["spike"] = SpikeWatch(**model.spike.model_dump()) if model.spike else None
         self.rules.append(Rule(path=shown, line=header[0], **values))
+
+
+def _in_rule_words(problem: Problem) -> Problem:
+    """tomllib's words for a second ``[rule]`` table, as the fix a rule writer needs."""
+    if "Cannot declare ('rule',) twice" in problem.message:
+        message = (
+            "TOML syntax: a second [rule] line: write [[rule]] (two pairs of square brackets) "
+            "for each rule"
+        )
+        return replace(problem, message=message)
+    return problem
 
 
 def _top_level(key: str, value: object) -> str:
