@@ -29,7 +29,11 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _parse_text(value: object) -> object:
-    return parse_duration(value) if isinstance(value, str) else value
+    # "PT15M" is how a validated config writes a duration back out (harken demo's own config);
+    # pydantic reads that form itself.
+    if isinstance(value, str) and not value.startswith("P"):
+        return parse_duration(value)
+    return value
 
 
 def _positive(value: timedelta) -> timedelta:

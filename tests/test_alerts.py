@@ -18,6 +18,7 @@ from monitor.alerts import (
     retry_delay,
     source_alert_subject,
 )
+from monitor.alerts.outbox import terminal_command
 from monitor.config.settings import Config, Settings
 from monitor.mail.mailer import Mailer
 from monitor.mail.templates import Templates
@@ -405,3 +406,10 @@ def test_a_line_break_in_a_link_or_author_cannot_add_a_line_to_the_plain_text(
     assert "\x1b" not in plain
     assert "\r" not in plain.replace("\r\n", "\n")
     assert 'href="https://news.example.org/item?id=1%0D%0ABcc:%20attacker@x%1B[2J"' in markup
+
+
+def test_the_ack_command_in_an_alert_names_a_config_harken_would_not_find_by_itself() -> None:
+    assert terminal_command(Path("config.toml")) == "harken"
+    assert terminal_command(Path("/srv/my harken/config.toml")) == (
+        "harken --config '/srv/my harken/config.toml'"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -272,6 +273,29 @@ def test_demo_runs_offline_and_writes_what_it_would_send(tmp_path: Path) -> None
     assert "Acme is a scam" in digest
     assert "Acme Hardware opens" not in digest  # excluded: not our brand
     assert str(out / "digest.html") in result.stdout
+
+    # The command an alert gives for a terminal works on what the demo made.
+    [command] = {
+        line.split("Or in a terminal: ", 1)[1]
+        for line in alerts[0].read_text().splitlines()
+        if "Or in a terminal: " in line
+    }
+    alert_id = alerts[0].name.removeprefix("harken-alert-").removesuffix(".txt")
+    args = shlex.split(command.replace("NAME", "demo-user"))
+    assert args[:2] == ["harken", "--config"]
+    acked = subprocess.run(
+        [sys.executable, "-m", "monitor", *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+    assert acked.returncode == 0, acked.stderr
+    assert f"alert {alert_id} acknowledged by demo-user" in acked.stdout
+    # The sample posts are dated inside the digest's day, hours apart: the chart has a shape.
+    chart = next(line for line in (out / "digest.txt").read_text().splitlines() if "█" in line)
+    assert len({bar for bar in chart if bar != "▁"}) >= 2, chart
 
 
 def test_triage_keeps_input_order_across_worker_processes(harness: Harness) -> None:

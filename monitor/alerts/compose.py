@@ -95,8 +95,12 @@ def compose_alert(
     ack_url: str = "",
     resolve_url: str = "",
     escalation: Escalation | None = None,
+    harken: str = "harken",
 ) -> Email:
-    """Render the alert templates for one verdict (an escalation of it, if ``escalation``)."""
+    """Render the alert templates for one verdict (an escalation of it, if ``escalation``).
+
+    ``harken`` is the command that reaches this alert's database from a terminal.
+    """
     context = {
         "mention": verdict.mention,
         "verdict": verdict,
@@ -107,6 +111,7 @@ def compose_alert(
         "ack_url": ack_url,
         "resolve_url": resolve_url,
         "escalation": escalation,
+        "harken": harken,
     }
     context["suggested_reply"] = suggested_reply(verdict, templates, context)
     return Email(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import socket
 import time
 import uuid
@@ -11,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 from monitor.alerts.channels import AppriseChannels, Channels, channels_for
 from monitor.alerts.compose import (
@@ -24,6 +26,7 @@ from monitor.alerts.escalation import first_recipients, level_after
 from monitor.alerts.history import format_duration
 from monitor.alerts.links import Links
 from monitor.alerts.storm import group_alerts, grouped_email, in_quiet_hours, is_held
+from monitor.config.load import DEFAULT_CONFIG
 from monitor.config.settings import Config
 from monitor.duration import plural
 from monitor.errors import DeliveryError
@@ -236,6 +239,7 @@ def _deliver(
             ack_url=links.url(alert.alert_id, "ack", now) if links else "",
             resolve_url=links.url(alert.alert_id, "resolve", now) if links else "",
             escalation=escalation,
+            harken=terminal_command(config.path),
         )
     elif alert.source is not None and alert.message is not None:
         email = compose_source_alert(
@@ -287,6 +291,14 @@ def _deliver(
     if failures:
         raise DeliveryError("; ".join(failures), delivered)
     return addresses + [f"channel:{name}" for name, _ in targets]
+
+
+def terminal_command(config_path: Path) -> str:
+    """How a person at a terminal reaches this config's alerts: ``harken``, with ``--config``
+    unless the config is the one harken finds by itself (config.toml in the folder)."""
+    if config_path == Path(DEFAULT_CONFIG):
+        return "harken"
+    return f"harken --config {shlex.quote(str(config_path))}"
 
 
 def release_dead_claims(storage: OutboxStore, now: datetime) -> int:

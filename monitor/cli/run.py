@@ -103,6 +103,7 @@ def demo(
     ] = Path("demo-out"),
 ) -> None:
     """Run the whole pipeline offline on bundled sample posts; write what it would send to files."""
+    from monitor.alerts.outbox import terminal_command
     from monitor.demo import run_demo
 
     try:
@@ -116,3 +117,6 @@ def demo(
         print(f"  {path}")
     print(f"digest: {result.digest_html} and {result.digest_text}")
     print(f"stored mentions: {result.database}")
+    print(
+        f"what it stored, as the other commands see it: {terminal_command(result.config)} alerts list"
+    )
