@@ -42,6 +42,14 @@ class SourceSettings(BaseModel):
         default=None, description="alert when nothing new was stored for this long"
     )
 
+    def secret_variables(self) -> list[str]:
+        """Environment variables named by ``{VARIABLE}`` in this source's settings.
+
+        Their values are secrets the logs must never show. Settings named ``*_env`` are found
+        without this; a kind that fills ``{VARIABLE}``s (rss headers) lists them here.
+        """
+        return []
+
 
 T = TypeVar("T")
 

@@ -30,10 +30,11 @@ class Check:
     fix: str = ""
 
     def line(self) -> str:
+        """The line doctor prints; output people paste into tickets shows no secret."""
         if self.ok:
-            return f"ok    {self.name}: {self.detail}"
+            return logs.REDACT(f"ok    {self.name}: {self.detail}")
         hint = f" (fix: {self.fix})" if self.fix else ""
-        return f"FAIL  {self.name}: {self.detail}{hint}"
+        return logs.REDACT(f"FAIL  {self.name}: {self.detail}{hint}")
 
 
 def doctor() -> None:
