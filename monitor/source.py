@@ -98,6 +98,14 @@ class Source(abc.ABC):
     def poll(self, cursor: Cursor) -> Poll:
         """Fetch what is new since ``cursor``; raise ``SourceError`` on failure."""
 
+    def probe(self) -> Poll:
+        """Reach the platform once, as ``harken doctor`` and ``harken sources test`` do.
+
+        The default polls from scratch; a kind whose poll holds a connection open for a while
+        (a stream) overrides this to listen only briefly. Raise what ``poll`` raises.
+        """
+        return self.poll({})
+
     def describe(self, cursor: Cursor) -> str:
         """A short note for ``harken sources list``: the mode it runs in, budget left…"""
         return ""

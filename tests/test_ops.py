@@ -343,7 +343,10 @@ def test_metrics_count_digests_sent_and_failed(
 
 
 @pytest.mark.slow
-def test_doctor_passes_when_everything_is_reachable(harness: Harness) -> None:
+def test_doctor_passes_when_everything_is_reachable(
+    harness: Harness, http_server: HttpServer
+) -> None:
+    http_server.routes["/missing.xml"] = Reply(FEED)  # doctor reaches every source
     done = harness.harken("doctor")
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -356,8 +359,9 @@ def test_doctor_passes_when_everything_is_reachable(harness: Harness) -> None:
 
 @pytest.mark.slow
 def test_doctor_fails_with_a_clear_line_when_smtp_is_down(
-    harness: Harness, smtp_server: SmtpServer
+    harness: Harness, smtp_server: SmtpServer, http_server: HttpServer
 ) -> None:
+    http_server.routes["/missing.xml"] = Reply(FEED)  # so smtp is the one failure
     port = free_port()  # nothing listens there
     text = harness.config.read_text(encoding="utf-8")
     harness.config.write_text(text.replace(f"port = {smtp_server.port}", f"port = {port}"))
