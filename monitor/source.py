@@ -42,6 +42,14 @@ class SourceSettings(BaseModel):
         default=None, description="alert when nothing new was stored for this long"
     )
 
+    def secret_variables(self) -> list[str]:
+        """Environment variables named by ``{VARIABLE}`` in this source's settings.
+
+        Their values are secrets the logs must never show. Settings named ``*_env`` are found
+        without this; a kind that fills ``{VARIABLE}``s (rss headers) lists them here.
+        """
+        return []
+
 
 T = TypeVar("T")
 
@@ -89,6 +97,14 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def poll(self, cursor: Cursor) -> Poll:
         """Fetch what is new since ``cursor``; raise ``SourceError`` on failure."""
+
+    def probe(self) -> Poll:
+        """Reach the platform once, as ``harken doctor`` and ``harken sources test`` do.
+
+        The default polls from scratch; a kind whose poll holds a connection open for a while
+        (a stream) overrides this to listen only briefly. Raise what ``poll`` raises.
+        """
+        return self.poll({})
 
     def describe(self, cursor: Cursor) -> str:
         """A short note for ``harken sources list``: the mode it runs in, budget left…"""

@@ -102,6 +102,13 @@ class BlueskySource(Source):
             return self._poll_search(cursor)
         return self._poll_jetstream(cursor)
 
+    def probe(self) -> Poll:
+        # Connecting and hearing the stream for a second shows it answers; a whole window
+        # would hold `harken doctor` for 20 s.
+        if self.bluesky.mode == "jetstream":
+            self.bluesky = self.bluesky.model_copy(update={"window": timedelta(seconds=1)})
+        return self.poll({})
+
     def describe(self, cursor: Cursor) -> str:
         if self.bluesky.mode == "search":
             return "searchPosts fallback"

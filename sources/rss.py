@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import calendar
 import codecs
 import hashlib
 import logging
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 from xml.sax import SAXParseException
 
 import feedparser
 from pydantic import Field, field_validator, model_validator
 
-from monitor.errors import BadPayload
+from monitor.errors import BadPayload, NotConfigured
 from monitor.mention import Cursor, Mention, Poll
+from monitor.placeholders import fill, unset_variables, variables
 from monitor.source import Source, SourceContext, SourceSettings
 from monitor.urls import unwrap_redirect
 from sources.text import html_to_text
@@ -27,6 +31,9 @@ from sources.text import html_to_text
 _MAX_REMEMBERED_IDS = 2000
 
 log = logging.getLogger("harken.sources")
+
+# RFC 9110's token: what a header name may be made of.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 # Feed addresses built from the brand terms, for the searches people set up most often.
@@ -45,6 +52,27 @@ class RssSettings(SourceSettings):
     language: str = Field(default="en-US", description="google_news: language of the results")
     country: str = Field(default="US", description="google_news: edition")
     max_items: int = Field(default=500, gt=0, description="items read from one response at most")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="HTTP headers sent with each request; {VARIABLE} is filled from the environment",
+    )
+    username: str | None = Field(default=None, description="HTTP basic auth user name")
+    password_env: str = Field(
+        default="", description="environment variable holding the basic auth password"
+    )
+
+    def secret_variables(self) -> list[str]:
+        return [name for value in self.headers.values() for name in variables(value)]
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"header {name}: a value cannot hold a line break")
+        return headers
 
     @field_validator("url")
     @classmethod
@@ -59,6 +87,15 @@ class RssSettings(SourceSettings):
             raise ValueError(
                 'give either url = "https://…" or preset = "google_news" | "hackernews"'
             )
+        if bool(self.username) != bool(self.password_env):
+            raise ValueError(
+                "basic auth needs both username and password_env (the environment variable "
+                "holding the password)"
+            )
+        if self.username and any(name.lower() == "authorization" for name in self.headers):
+            raise ValueError("give username and password_env or an Authorization header, not both")
+        if self.url and urlsplit(self.url).username is not None and self.username:
+            raise ValueError("the url holds a user name too; drop it and keep username")
         return self
 
 
@@ -71,6 +108,7 @@ class RssSource(Source):
         super().__init__(name, settings, context)
         assert isinstance(settings, RssSettings)
         self.url = settings.url or _preset_url(settings, context.terms)
+        self.headers = request_headers(name, settings, os.environ)
         self._notes: tuple[str, ...] = ()
 
     def poll(self, cursor: Cursor) -> Poll:
@@ -80,7 +118,9 @@ class RssSource(Source):
         # for as long as the configured address stays the same.
         moved = cursor.get("moved_to") if cursor.get("moved_from") == self.url else None
         url = moved or self.url
-        fetched = self.fetcher.get(url, cursor.get("etag"), cursor.get("last_modified"))
+        fetched = self.fetcher.get(
+            url, cursor.get("etag"), cursor.get("last_modified"), headers=self.headers
+        )
         if fetched is None:  # 304: nothing changed, nothing to parse
             return Poll(mentions=(), cursor=cursor, fetched=0)
         if fetched.moved_to:
@@ -119,6 +159,33 @@ class RssSource(Source):
             for note in notes:
                 log.warning("source %s: %s", self.name, note, extra={"source": self.name})
         self._notes = notes
+
+
+def request_headers(name: str, settings: RssSettings, environ: Mapping[str, str]) -> dict[str, str]:
+    """The headers a private feed needs, filled from the environment when the source is built.
+
+    A variable that is not set makes the source decline (NotConfigured) with its name, as a
+    platform source without its token does, rather than fetch and be refused every poll.
+    """
+    headers: dict[str, str] = {}
+    for header, template in settings.headers.items():
+        missing = unset_variables(template, environ)
+        if missing:
+            raise NotConfigured(
+                f"source {name}: the environment variable {', '.join(missing)} is not set; "
+                f"[sources.{name}] headers.{header} needs it"
+            )
+        headers[header] = fill(template, environ)[0]
+    if settings.username:
+        password = environ.get(settings.password_env, "")
+        if not password:
+            raise NotConfigured(
+                f"source {name}: the environment variable {settings.password_env} "
+                "(password_env) is not set"
+            )
+        pair = f"{settings.username}:{password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    return headers
 
 
 @dataclass(frozen=True)

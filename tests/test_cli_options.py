@@ -27,6 +27,7 @@ COMMANDS = [
     ["alerts", "ack"],
     ["alerts", "resolve"],
     ["alerts", "show"],
+    ["web", "token"],
 ]
 
 

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor.config.load import load_config
 from monitor.daemon.deliver import deliver_alerts
 from monitor.daemon.digests import send_scheduled_digest
+from monitor.daemon.healthz import health_token
 from monitor.daemon.poll import poll_all
 from monitor.daemon.scheduler import Heartbeat
 from monitor.daemon.web import LinkServer, serve_links
@@ -39,10 +40,25 @@ def harness(tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer) ->
     harness.write_config(
         {"news": http_server.url("/news.xml"), "broken": http_server.url("/missing.xml")},
         smtp_server.port,
-        # No link secret: /healthz and /metrics are served all the same.
-        extra='\n[web]\nlisten = "127.0.0.1:0"\nsecret_env = "HARKEN_TEST_NO_SUCH_SECRET"\n',
+        # No link secret unless a test sets web_secret: /healthz and /metrics are served all
+        # the same, without details.
+        extra='\n[web]\nlisten = "127.0.0.1:0"\nsecret_env = "HARKEN_TEST_WEB_SECRET"\n',
     )
     return harness
+
+
+WEB_SECRET = "a-link-secret-of-more-than-32-characters-0123"
+
+
+@pytest.fixture
+def web_secret() -> str | None:
+    """The link secret the daemon runs with; parametrize a test with a value to set one."""
+    return None
+
+
+def details(secret: str = WEB_SECRET) -> dict[str, str]:
+    """The header that shows /healthz details, with the token `harken web token` prints."""
+    return {"Authorization": f"Bearer {health_token(secret)}"}
 
 
 @pytest.fixture
@@ -57,9 +73,16 @@ def scheduler() -> Iterator[BackgroundScheduler]:
 
 @pytest.fixture
 def daemon(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch, scheduler: BackgroundScheduler
+    harness: Harness,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduler: BackgroundScheduler,
+    web_secret: str | None,
 ) -> Iterator[tuple[App, str]]:
     monkeypatch.chdir(harness.folder)
+    if web_secret is None:
+        monkeypatch.delenv("HARKEN_TEST_WEB_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("HARKEN_TEST_WEB_SECRET", web_secret)
     harken = open_app(load_config(harness.config), now=CLOCK)
     server = serve_links(harken, Heartbeat(scheduler).alive)
     assert isinstance(server, LinkServer)
@@ -91,13 +114,14 @@ def sample(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
+@pytest.mark.parametrize("web_secret", [WEB_SECRET])
 def test_healthz_lists_each_source_with_its_last_success_and_error(
     daemon: tuple[App, str],
 ) -> None:
     harken, url = daemon
     poll_all(harken)
 
-    reply = httpx.get(f"{url}/healthz", timeout=5)
+    reply = httpx.get(f"{url}/healthz", headers=details(), timeout=5)
 
     assert reply.status_code == 200
     assert reply.headers["content-type"] == "application/json"
@@ -113,6 +137,61 @@ def test_healthz_lists_each_source_with_its_last_success_and_error(
     assert "404" in sources["broken"]["last_error"]
 
 
+@pytest.mark.parametrize("web_secret", [WEB_SECRET])
+def test_healthz_tells_a_caller_without_the_token_only_what_a_load_balancer_needs(
+    daemon: tuple[App, str],
+) -> None:
+    harken, url = daemon
+    poll_all(harken)
+
+    reply = httpx.get(f"{url}/healthz", timeout=5)
+    forged = httpx.get(f"{url}/healthz?details=1", headers=details("x" * 40), timeout=5)
+
+    assert reply.status_code == 200
+    report = json.loads(reply.text)
+    assert set(report) == {"status", "checked_at", "scheduler", "database", "sources"}
+    assert report["status"] == "ok"
+    assert report["database"] == {"reachable": True}
+    assert report["sources"] == [
+        {"name": "news", "state": "ok"},
+        {"name": "broken", "state": "failing"},
+    ]
+    assert "missing.xml" not in reply.text  # the failing feed's address is a detail
+    assert forged.status_code == 401
+    assert forged.headers["WWW-Authenticate"] == "Bearer"
+    assert "harken web token" in forged.text
+    assert "missing.xml" not in forged.text
+
+
+def test_healthz_has_no_details_for_anyone_without_a_link_secret(
+    daemon: tuple[App, str],
+) -> None:
+    harken, url = daemon
+    poll_all(harken)
+
+    reply = httpx.get(f"{url}/healthz?details=1", headers=details(), timeout=5)
+
+    assert reply.status_code == 401
+    assert "none is set" in reply.text
+    assert "missing.xml" not in reply.text
+
+
+def test_web_token_prints_the_token_healthz_accepts(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARKEN_TEST_WEB_SECRET", WEB_SECRET)
+    printed = harness.harken("web", "token")
+    monkeypatch.delenv("HARKEN_TEST_WEB_SECRET")
+    unset = harness.harken("web", "token")
+
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.strip() == health_token(WEB_SECRET)
+    assert WEB_SECRET not in printed.stdout
+    assert unset.returncode == 1
+    assert "HARKEN_TEST_WEB_SECRET must hold the link secret" in unset.stderr
+
+
+@pytest.mark.parametrize("web_secret", [WEB_SECRET])
 def test_healthz_answers_503_when_the_database_is_gone(
     daemon: tuple[App, str], harness: Harness
 ) -> None:
@@ -120,8 +199,9 @@ def test_healthz_answers_503_when_the_database_is_gone(
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
     harken.storage.close()
     harness.database.write_bytes(b"this is not a database" * 100)
+    assert httpx.get(f"{url}/healthz", timeout=5).status_code == 503
 
-    reply = httpx.get(f"{url}/healthz", timeout=5)
+    reply = httpx.get(f"{url}/healthz", headers=details(), timeout=5)
 
     assert reply.status_code == 503
     report = json.loads(reply.text)
@@ -263,7 +343,10 @@ def test_metrics_count_digests_sent_and_failed(
 
 
 @pytest.mark.slow
-def test_doctor_passes_when_everything_is_reachable(harness: Harness) -> None:
+def test_doctor_passes_when_everything_is_reachable(
+    harness: Harness, http_server: HttpServer
+) -> None:
+    http_server.routes["/missing.xml"] = Reply(FEED)  # doctor reaches every source
     done = harness.harken("doctor")
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -276,8 +359,9 @@ def test_doctor_passes_when_everything_is_reachable(harness: Harness) -> None:
 
 @pytest.mark.slow
 def test_doctor_fails_with_a_clear_line_when_smtp_is_down(
-    harness: Harness, smtp_server: SmtpServer
+    harness: Harness, smtp_server: SmtpServer, http_server: HttpServer
 ) -> None:
+    http_server.routes["/missing.xml"] = Reply(FEED)  # so smtp is the one failure
     port = free_port()  # nothing listens there
     text = harness.config.read_text(encoding="utf-8")
     harness.config.write_text(text.replace(f"port = {smtp_server.port}", f"port = {port}"))

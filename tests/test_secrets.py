@@ -122,6 +122,9 @@ def test_verbose_runs_of_every_source_kind_never_show_a_secret(
         harken(config, log_format, "poll"),
         harken(config, log_format, "sources", "test", "x_search"),
         harken(config, log_format, "sources", "list"),
+        # Errors printed by a command, not logged: the feed's 404 names its URL.
+        harken(config, log_format, "sources", "test", "feed"),
+        harken(config, log_format, "doctor"),
     ]
 
     shown = "\n".join(run.stdout + run.stderr for run in runs)

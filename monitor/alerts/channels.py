@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,10 +17,10 @@ import apprise
 
 from monitor.config.settings import Config
 from monitor.errors import DeliveryError
+from monitor.placeholders import fill, unset_variables
 
 log = logging.getLogger(__name__)
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Apprise logs the URLs it posts to, and urllib3 their paths: both may carry a secret.
 _CHATTY_LOGGERS = ("apprise", "urllib3.connectionpool")
 _REDACTED = "[secret]"
@@ -45,19 +44,12 @@ def channels_for(config: Config, groups: Sequence[str]) -> list[tuple[str, str]]
 
 def fill_url(name: str, template: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
     """The channel's URL with every ``{VAR}`` filled in, and the values filled in (secrets)."""
-    missing = [var for var in _PLACEHOLDER.findall(template) if not environ.get(var)]
+    missing = unset_variables(template, environ)
     if missing:
         raise DeliveryError(
-            f"channel {name}: the environment variable {', '.join(sorted(set(missing)))} is not set; [channels.{name}] url needs it"
+            f"channel {name}: the environment variable {', '.join(missing)} is not set; [channels.{name}] url needs it"
         )
-    secrets: list[str] = []
-
-    def fill(match: re.Match[str]) -> str:
-        value = environ[match.group(1)]
-        secrets.append(value)
-        return value
-
-    return _PLACEHOLDER.sub(fill, template), secrets
+    return fill(template, environ)
 
 
 class _Redact(logging.Filter):

@@ -135,7 +135,8 @@ def _config() -> Config:
 
 
 def _fail(error: HarkenError) -> typer.Exit:
-    print(str(error), file=sys.stderr)
+    # An error may name a feed's URL with the credentials someone wrote into it.
+    print(logs.REDACT(str(error)), file=sys.stderr)
     return typer.Exit(1)
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 
 from pydantic import BaseModel
 
 from monitor.config.settings import Config
+from monitor.placeholders import variables
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Shorter values would be found inside ordinary words; a secret that short guards nothing anyway.
 MIN_SECRET_LENGTH = 4
 
@@ -19,13 +18,14 @@ def secret_values(config: Config, environ: Mapping[str, str] = os.environ) -> se
     """The values of every environment variable the config names as holding a secret.
 
     That is every setting named ``*_env`` (SMTP password, link secret, each source's tokens)
-    and every ``{VARIABLE}`` in a channel URL.
+    and every ``{VARIABLE}`` in a channel URL or a source's settings (an rss feed's headers).
     """
     names = set(_env_names(config.settings))
     for source in config.sources.values():
         names.update(_env_names(source))
+        names.update(source.secret_variables())
     for channel in config.settings.channels.values():
-        names.update(_PLACEHOLDER.findall(channel.url))
+        names.update(variables(channel.url))
     values = (environ.get(name, "").strip() for name in names)
     return {value for value in values if len(value) >= MIN_SECRET_LENGTH}
 

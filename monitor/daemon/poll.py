@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from monitor.daemon.deliver import deliver_alerts
 from monitor.daemon.health import HealthPolicy, after_failure, failing_alert, silence_alert
+from monitor.daemon.logs import REDACT
 from monitor.daemon.summary import PollSummary
 from monitor.daemon.wiring import App
 from monitor.duration import moment_for_people
@@ -32,7 +33,6 @@ from monitor.mention import Cursor, Severity
 from monitor.source import Source
 from monitor.storage import SourceHealth, Storage
 from monitor.triage.verdict import Triage
-from monitor.urls import without_credentials
 
 log = logging.getLogger("harken.poll")
 
@@ -156,8 +156,9 @@ def _failed(
 ) -> PollSummary:
     name, at = source.name, now()
     kind = kind or error_kind(error)
-    # What is stored, logged, alerted and shown names the feed without the credentials in it.
-    said = without_credentials(str(error))
+    # What is stored, logged, alerted and shown names the feed without the credentials in it,
+    # nor any configured secret a platform's error message might echo back.
+    said = REDACT(str(error))
     try:
         failures = (before.consecutive_failures if before else 0) + 1
         attempt = after_failure(error, failures, source.settings.every, at, policy)

@@ -6,22 +6,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from monitor.daemon.healthz import OpsEndpoint, Reply, details_token
 from monitor.daemon.link_pages import NOT_A_LINK, PAGE_HEADERS, LinkEndpoint, Page, render
-from monitor.daemon.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from monitor.daemon.metrics import Metrics, scrape_registry
-from monitor.daemon.metrics import render as render_metrics
-from monitor.errors import DatabaseUnavailable, HarkenError
-from monitor.storage import Storage
 
 if TYPE_CHECKING:
     from monitor.daemon.wiring import App
@@ -29,102 +23,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("harken.web")
 
 MAX_BODY = 16_384  # bytes of a submitted form
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A plain answer: JSON for ``/healthz``, Prometheus text for ``/metrics``."""
-
-    status: int
-    content_type: str
-    body: bytes
-
-
-class OpsEndpoint:
-    """``/healthz`` and ``/metrics``: what a load balancer and Prometheus ask the daemon."""
-
-    PATHS = ("/healthz", "/metrics")
-
-    def __init__(
-        self,
-        storage: Storage,
-        sources: Sequence[str],
-        now: Callable[[], datetime],
-        scheduler_alive: Callable[[], bool],
-        metrics: Metrics,
-    ) -> None:
-        self.storage = storage
-        self.sources = tuple(sources)
-        self.now = now
-        self.scheduler_alive = scheduler_alive
-        self.registry = scrape_registry(storage, scheduler_alive, metrics)
-        self.started_at = now()
-
-    def answer(self, path: str) -> Reply:
-        return self.health() if path == "/healthz" else self.prometheus()
-
-    def health(self) -> Reply:
-        """200 while the scheduler runs and the database answers, 503 when the scheduler has
-        stopped, a read fails or writes have been failing."""
-        now = self.now()
-        alive = self.scheduler_alive()
-        report: dict[str, object] = {
-            "status": "ok" if alive else "unavailable",
-            "checked_at": now.isoformat(),
-            "scheduler": {"alive": alive, "started_at": self.started_at.isoformat()},
-        }
-        try:
-            health = {row.source: row for row in self.storage.source_health()}
-        except HarkenError as error:
-            if not isinstance(error, DatabaseUnavailable):  # an outage is logged once, by storage
-                log.error("web: healthz: %s", error)
-            report["status"] = "unavailable"
-            database: dict[str, object] = {"reachable": False, "error": str(error)}
-            if (outage := self.storage.availability.outage) is not None:
-                database["failing_since"] = outage.since.isoformat()
-            report["database"] = database
-            report["sources"] = [{"name": name} for name in self.sources]
-            return _json(503, report)
-        outage = self.storage.availability.outage
-        if outage is None:
-            report["database"] = {"reachable": True}
-        else:
-            # The read above may answer (SQLite locked by another process) while writes fail.
-            report["status"] = "unavailable"
-            report["database"] = {
-                "reachable": False,
-                "error": outage.error,
-                "failing_since": outage.since.isoformat(),
-            }
-        sources = []
-        for name in self.sources or tuple(health):
-            row = health.get(name)
-            sources.append(
-                {
-                    "name": name,
-                    "last_success_at": _iso(row.last_success_at if row else None),
-                    "last_error": row.last_error if row else None,
-                    "last_error_at": _iso(row.last_error_at if row else None),
-                    "failing_since": _iso(row.failing_since if row else None),
-                    "disabled": row.disabled_reason if row else None,
-                }
-            )
-        report["sources"] = sources
-        return _json(200 if outage is None and alive else 503, report)
-
-    def prometheus(self) -> Reply:
-        """The process's counters, then what the database says (``harken_database_up`` 0 if
-        it cannot be read or writes have been failing), then the process's memory and CPU."""
-        return Reply(200, METRICS_CONTENT_TYPE, render_metrics(self.registry))
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def _json(status: int, report: dict[str, object]) -> Reply:
-    body = json.dumps(report, indent=2).encode()
-    return Reply(status, "application/json", body)
 
 
 class LinkServer:
@@ -175,11 +73,14 @@ _OPS_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"
 def _handler_for(
     endpoint: LinkEndpoint | None, ops: OpsEndpoint | None
 ) -> type[BaseHTTPRequestHandler]:
-    def answer(method: str, target: str, form: dict[str, str]) -> tuple[Reply, dict[str, str]]:
-        path = urlsplit(target).path
-        if ops is not None and method == "GET" and path in OpsEndpoint.PATHS:
-            reply = ops.answer(path)
-            return reply, {"Content-Type": reply.content_type, **_OPS_HEADERS}
+    def answer(
+        method: str, target: str, form: dict[str, str], authorization: str = ""
+    ) -> tuple[Reply, dict[str, str]]:
+        parts = urlsplit(target)
+        if ops is not None and method == "GET" and parts.path in OpsEndpoint.PATHS:
+            reply = ops.answer(parts.path, parse_qs(parts.query), authorization)
+            headers = {"Content-Type": reply.content_type, **_OPS_HEADERS, **(reply.headers or {})}
+            return reply, headers
         if endpoint is None:
             return _page_reply(NOT_A_LINK)
         return _page_reply(endpoint.answer(method, target, form))
@@ -190,10 +91,11 @@ def _handler_for(
         timeout = 15  # a client that stalls must not hold a thread for ever
 
         def do_GET(self) -> None:
-            self._reply(*answer("GET", self.path, {}))
+            self._reply(*answer("GET", self.path, {}, self.headers.get("Authorization", "")))
 
         def do_HEAD(self) -> None:
-            self._reply(*answer("GET", self.path, {}), body=False)
+            authorization = self.headers.get("Authorization", "")
+            self._reply(*answer("GET", self.path, {}, authorization), body=False)
 
         def do_POST(self) -> None:
             length = self.headers.get("Content-Length", "")
@@ -239,7 +141,8 @@ def serve_links(app: App, scheduler_alive: Callable[[], bool]) -> LinkServer | N
         else None
     )
     sources = [source.name for source in app.sources]
-    ops = OpsEndpoint(app.storage, sources, app.now, scheduler_alive, app.metrics)
+    token = details_token(web.secret_env, os.environ)
+    ops = OpsEndpoint(app.storage, sources, app.now, scheduler_alive, app.metrics, token)
     try:
         server = LinkServer(endpoint, host, port, ops).start()
     except OSError as error:

@@ -10,6 +10,7 @@ from monitor.config.settings import Brand
 from monitor.mention import Mention, Severity, Verdict
 from monitor.triage.matcher import BrandMatcher, brands_named
 from monitor.triage.rules.model import RuleSet
+from monitor.triage.rules.mute import MUTED_TAG
 from monitor.triage.sentiment.scorer import NEUTRAL, SentimentScorer
 
 
@@ -100,6 +101,11 @@ class Triage:
         if suppressed and notify:
             notify = {}
             reasons.append("a rule suppresses alerts for it")
+        if muted := self.rules.muted_by(read, present):
+            # Stored and counted like any mention, tagged so a digest can count them apart.
+            notify = {}
+            tags[MUTED_TAG] = None
+            reasons.append(muted)
         return Verdict(
             mention=mention,
             matched=True,

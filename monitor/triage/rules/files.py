@@ -39,6 +39,7 @@ from monitor.duration import Duration
 from monitor.errors import Problem, ProblemsError, RulesError
 from monitor.mention import Severity
 from monitor.triage.rules.model import Rule, RuleSet
+from monitor.triage.rules.mute import Mute, load_mute
 from monitor.triage.spikes import SpikeWatch
 
 Positions = dict[KeyPath, tuple[int, int]]
@@ -176,7 +177,7 @@ def load_rules(
         loader.load_file(file, shown)
     if loader.problems:
         raise RulesError(loader.problems)
-    return RuleSet(tuple(loader.rules), shown_files)
+    return RuleSet(tuple(loader.rules), shown_files, tuple(loader.mutes))
 
 
 def _shown(path: Path, root: Path | None) -> str:
@@ -229,6 +230,7 @@ class _Loader:
         self.known = known
         self.replies: _Replies | None = None
         self.rules: list[Rule] = []
+        self.mutes: list[Mute] = []
         self.problems: list[Problem] = []
         self.first_seen: dict[str, str] = {}  # rule name -> "path:line" of its first [[rule]]
 
@@ -253,10 +255,16 @@ class _Loader:
         self, data: dict[str, object], positions: Positions, shown: str, problems: list[Problem]
     ) -> None:
         for key, value in data.items():
-            if key != "rule":
+            if key == "mute":
+                mute, found = load_mute(value, positions, shown)
+                problems.extend(found)
+                self.mutes.extend([mute] if mute else [])
+            elif key != "rule":
                 line, column = line_of(positions, (key,))
                 problems.append(Problem(shown, line, _top_level(key, value), column))
         tables = data.get("rule", [])
+        if "mute" in data and "rule" not in data:
+            return  # a file may hold only a mute list
         if not data:
             problems.append(Problem(shown, 1, "has no rules; add a [[rule]] or delete the file"))
         elif not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
@@ -323,8 +331,8 @@ def _top_level(key: str, value: object) -> str:
     if key in _RuleTable.model_fields:
         return f'key "{key}" is outside any rule; move it under a [[rule]] line'
     message = f'unknown {"table" if isinstance(value, dict | list) else "key"} "{key}"; rules go under [[rule]] lines'
-    if difflib.get_close_matches(key, ["rule"], n=1, cutoff=0.6):
-        message += ' (did you mean "rule"?)'
+    if guess := difflib.get_close_matches(key, ["rule", "mute"], n=1, cutoff=0.6):
+        message += f' (did you mean "{guess[0]}"?)'
     return message
 
 

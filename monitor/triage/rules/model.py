@@ -12,6 +12,7 @@ from datetime import datetime
 
 from monitor.config.hours import Days, Hours
 from monitor.mention import Mention, Sentiment, Severity
+from monitor.triage.rules.mute import Mute
 from monitor.triage.rules.phrases import PhraseIndex, phrase_key, tokens
 from monitor.triage.spikes import SpikeWatch
 
@@ -183,6 +184,7 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
     files: tuple[str, ...]
+    mutes: tuple[Mute, ...] = ()
     _index: PhraseIndex = field(init=False, repr=False, compare=False)
     _gates: tuple[tuple[Rule, float, float, frozenset[str] | None], ...] = field(
         init=False, repr=False, compare=False
@@ -191,7 +193,14 @@ class RuleSet:
     def __post_init__(self) -> None:
         # One index of every rule's words: a mention is walked once, however many rules there are.
         object.__setattr__(
-            self, "_index", PhraseIndex(w for rule in self.rules for w in rule.words)
+            self,
+            "_index",
+            PhraseIndex(
+                [
+                    *(word for rule in self.rules for word in rule.words),
+                    *(phrase for mute in self.mutes for phrase in mute.phrases),
+                ]
+            ),
         )
         gates = tuple(
             (
@@ -214,6 +223,10 @@ class RuleSet:
             for rule, below, above, any_words in self._gates
             if above < score < below and (any_words is None or not any_words.isdisjoint(present))
         ]
+
+    def muted_by(self, mention: Mention, present: Collection[str]) -> str | None:
+        """Why a ``[mute]`` list silences the mention, or None."""
+        return next((why for mute in self.mutes if (why := mute.muted_by(mention, present))), None)
 
     def phrases_in(self, mention: Mention) -> set[str]:
         """Keys of the rules' words and phrases that occur in the mention's title or text."""
