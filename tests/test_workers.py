@@ -3,6 +3,7 @@ parser, fork server, resource tracker or triage worker behind, whatever supervis
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -108,3 +109,47 @@ def test_a_killed_triage_leaves_no_worker_processes(harness: Harness, tmp_path: 
         triage.wait()
         for pid, _ in still_running(descendants(triage.pid) | workers):
             os.kill(pid, signal.SIGKILL)
+
+
+# A parent that starts a worker busy in a Python loop, takes the parent-death signal back (as
+# on a system without one), prints the worker's pid and kills itself.
+WATCH_ONLY = """
+import ctypes, multiprocessing, os, sys, time
+from monitor.workers import exit_with_parent
+
+def start(parent):
+    exit_with_parent(parent)
+    ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)  # PR_SET_PDEATHSIG 0: only the watch is left
+
+def spin():
+    while True:
+        pass
+
+if __name__ == "__main__":
+    pool = multiprocessing.get_context("fork").Pool(1, start, (os.getpid(),))
+    pool.apply_async(spin)
+    time.sleep(0.5)
+    print(*(child.pid for child in multiprocessing.active_children()), flush=True)
+    os.kill(os.getpid(), 9)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="takes back Linux's parent-death signal")
+def test_a_worker_without_the_parent_death_signal_still_ends_with_its_parent(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(WATCH_ONLY)
+    pids = tmp_path / "pids"
+    with pids.open("w") as output:  # a file, not a pipe: a surviving worker would hold a pipe
+        subprocess.run([sys.executable, str(script)], stdout=output, timeout=60, check=False)
+    workers = [int(pid) for pid in pids.read_text().split()]
+    assert workers
+    try:
+        # A zombie left for an init that does not reap has an empty command line, like the dead.
+        assert wait_until(lambda: not any(command_line(pid) for pid in workers), GONE_WITHIN)
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
