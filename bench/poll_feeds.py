@@ -291,7 +291,7 @@ def peak_rss_mb() -> float:
 
 
 def _descendants_cpu() -> float:
-    """CPU seconds of live descendant processes (the parse workers sit under a forkserver)."""
+    """CPU seconds of live descendant processes (the parse workers and the resource tracker)."""
     ticks = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     used: dict[int, float] = {}

@@ -84,3 +84,59 @@ def query(database: Path, sql: str) -> list[tuple[object, ...]]:
             if "no such table" in str(error):
                 return []  # the daemon has not created its tables yet
             raise
+
+
+def descendants(pid: int) -> set[tuple[int, int]]:
+    """Every live process below ``pid``, as (pid, start time): the start time tells a process
+    from a later one that reused its pid."""
+    parents: dict[int, tuple[int, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = fields
+    found: set[tuple[int, int]] = set()
+    below = [pid]
+    while below:
+        parent = below.pop()
+        for child, (ppid, started) in parents.items():
+            if ppid == parent and (child, started) not in found:
+                found.add((child, started))
+                below.append(child)
+    return found
+
+
+def still_running(processes: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Those of ``processes`` (from ``descendants``) that have not exited."""
+    return {(pid, started) for pid, started in processes if _started(pid) == started}
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time) of a live process; None once it has exited, zombies included
+    (an init that does not reap leaves orphans' zombies behind, which hold nothing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[1]), int(fields[19])
+
+
+def _started(pid: int) -> int | None:
+    fields = _stat(pid)
+    return fields[1] if fields else None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time ``pid`` has used; 0 once it has exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

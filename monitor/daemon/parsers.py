@@ -4,34 +4,55 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import forkserver
 from typing import Any, TypeVar
 
 from monitor.errors import FetchError
+from monitor.workers import exit_with_parent
 
 log = logging.getLogger("harken")
 
 T = TypeVar("T")
 
+# Ctrl-C and systemd signal the whole process group; the parsers ignore that and finish the
+# polls under way, and the daemon ends them after (or the parent-death signal does).
+_STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _start_parser(parent: int) -> None:
+    for signum in _STOPS:
+        signal.signal(signum, signal.SIG_IGN)
+    # Blocked by the thread that started this process (see _submit): a stop that arrived while
+    # it started up was held until now, and is now ignored.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+    exit_with_parent(parent)
+
 
 def _start_pool(processes: int) -> ProcessPoolExecutor:
-    """Ctrl-C and systemd signal the whole process group; the parsers ignore that and finish
-    the polls under way, and the daemon ends them after."""
-    if threading.current_thread() is threading.main_thread():
-        # The fork server starts with these ignored, and so does every parser it forks.
-        stops = (signal.SIGINT, signal.SIGTERM)
-        handlers = [signal.signal(signum, signal.SIG_IGN) for signum in stops]
-        try:
-            forkserver.ensure_running()
-        finally:
-            for signum, handler in zip(stops, handlers, strict=True):
-                signal.signal(signum, handler)
-    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver"))
+    # Spawned, not forked: the daemon has threads (a fork may copy a lock one of them holds).
+    # The workers are the daemon's own children, so the parent-death signal reaches them when it
+    # dies; a fork server in between would keep them alive, and itself be kept alive by them.
+    return ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_parser,
+        initargs=(os.getpid(),),
+    )
+
+
+def _submit(pool: ProcessPoolExecutor, function: Callable[..., T], *args: Any) -> Future[T]:
+    # The pool starts its workers on demand, inside submit, in this thread; a worker inherits
+    # this thread's signal mask, so a stop cannot kill it before _start_parser ignores stops.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    try:
+        return pool.submit(function, *args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 class ParserPool:
@@ -46,7 +67,7 @@ class ParserPool:
         """Run ``function(*args)`` in a parser and wait for its result."""
         pool = self._pool
         try:
-            return pool.submit(function, *args).result()
+            return _submit(pool, function, *args).result()
         except BrokenProcessPool:
             # A worker died (the OOM killer, a crash in a C parser), and the pool with it: left
             # alone, every later parse of every source would fail until a restart.

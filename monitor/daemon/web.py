@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,25 @@ log = logging.getLogger("harken.web")
 MAX_BODY = 16_384  # bytes of a submitted form
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per request, room for a burst of connections, and quiet about rude clients."""
+
+    # socketserver's backlog of 5 left a burst of 200 health checks mostly waiting on TCP's SYN
+    # retries (1 s, 3 s, 7 s, …); the kernel trims this to net.core.somaxconn.
+    request_queue_size = 1024
+    daemon_threads = True  # a client holding its connection open must not hold up the exit
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # socketserver prints a traceback to stderr, raw text in the middle of a JSON log.
+        error = sys.exc_info()[1]
+        client = client_address[0] if isinstance(client_address, tuple) else client_address
+        if isinstance(error, ConnectionError | TimeoutError):
+            # The client hung up or stalled (a load balancer's probe timing out, a closed tab).
+            log.debug("web: %s went away before its answer: %s", client, error)
+            return
+        log.exception("web: answering %s failed", client)
+
+
 class LinkServer:
     """The endpoint served over HTTP by the standard library, in a background thread.
 
@@ -39,9 +59,7 @@ class LinkServer:
         port: int,
         ops: OpsEndpoint | None = None,
     ) -> None:
-        handler = _handler_for(endpoint, ops)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler_for(endpoint, ops))
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.2,), name="harken-web", daemon=True
         )

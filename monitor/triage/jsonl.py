@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import itertools
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.mention import Mention, Verdict
+from monitor.workers import exit_with_parent
 
 
 class MentionLine(BaseModel):
@@ -161,7 +163,10 @@ def triage_lines(
         for chunk in chunks:
             yield from _triage_chunk(chunk)
         return
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+    # A worker may be a minute into a chunk of long posts when harken is killed: it must not
+    # finish it for nobody.
+    context = multiprocessing.get_context("fork")
+    with context.Pool(jobs, initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         pending: collections.deque[AsyncResult[list[LineResult]]] = collections.deque()
         pending.append(pool.apply_async(_triage_chunk, (first,)))
         for chunk in chunks:
