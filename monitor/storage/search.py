@@ -1,0 +1,312 @@
+"""Finding stored mentions: filters of a ``MentionQuery`` to SQL, and full-text search in the
+database's own index (SQLite FTS5, PostgreSQL text search; see migration 0008).
+
+The search syntax is the same on both: plain words must all appear, "quoted phrases" must
+appear as written. Nothing else is an operator, so what a person types is searched for and
+never reaches FTS5's query grammar (where ``NEAR(`` or a stray quote is a syntax error).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.orm import aliased
+
+from monitor.errors import SearchError
+from monitor.storage.base import StorageBase
+from monitor.storage.models import (
+    MENTION_ALERT,
+    SEARCH_DOCUMENT,
+    SEARCH_TABLE,
+    AlertRow,
+    MentionRow,
+    VerdictRow,
+)
+from monitor.storage.records import FoundMention
+
+NO_ALERT = "none"  # the state of a mention that raised no alert
+STATES = ("open", "acknowledged", "resolved", NO_ALERT)
+EXPORT_BATCH = 1000  # rows fetched at a time while streaming: memory stays flat
+
+_Alert = aliased(AlertRow, name="mention_alert")
+_TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)|(")')
+
+
+@dataclass(frozen=True)
+class MentionQuery:
+    """Which stored mentions: every filter given must hold; several values of one filter mean
+    any of them. Periods are on when Harken stored the mention; ``until`` is exclusive."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    brands: tuple[str, ...] = ()  # any case
+    severities: tuple[str, ...] = ()
+    sentiments: tuple[str, ...] = ()  # negative | neutral | positive
+    sources: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # any case
+    authors: tuple[str, ...] = ()  # any case, whole name
+    states: tuple[str, ...] = ()  # of its alert: open | acknowledged | resolved | none
+    text: str = ""  # words and "quoted phrases", all of them in the title, text or author
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """A search as read: the words and the phrases that must all appear."""
+
+    words: tuple[str, ...]
+    phrases: tuple[str, ...]
+
+
+def parse_search(search: str) -> SearchTerms:
+    """Read words and "quoted phrases"; a SearchError says what is wrong and where."""
+    words: list[str] = []
+    phrases: list[str] = []
+    for match in _TOKEN.finditer(search):
+        if match.group(3) is not None:
+            raise SearchError(
+                f"search {search!r}: the quote at column {match.start() + 1} is never closed; "
+                'close it ("exact phrase") or leave quotes out'
+            )
+        phrase, word = match.group(1), match.group(2)
+        # Punctuation alone is no word in either index: it would match nothing (or, in FTS5, be
+        # an empty phrase), so it is dropped rather than silently emptying the results.
+        if phrase is not None and _has_word(phrase):
+            phrases.append(" ".join(phrase.split()))
+        elif word is not None and _has_word(word):
+            words.append(word)
+    if not words and not phrases:
+        raise SearchError(f"search {search!r}: give at least one word to look for")
+    return SearchTerms(tuple(words), tuple(phrases))
+
+
+def _has_word(text_: str) -> bool:
+    return any(char.isalnum() for char in text_)
+
+
+def fts5_expression(terms: SearchTerms) -> str:
+    """The terms as an FTS5 query of quoted strings only, which FTS5 reads as plain text."""
+    quoted = [f'"{term}"' for term in (*terms.words, *terms.phrases)]  # no term holds a quote
+    return " AND ".join(quoted)
+
+
+class SearchStore(StorageBase):
+    """Stored mentions by filters and full-text search: lists, one mention, streamed exports."""
+
+    def find_mentions(self, query: MentionQuery, limit: int) -> list[FoundMention]:
+        """The newest ``limit`` mentions ``query`` selects, newest first."""
+        statement = self._select(query).order_by(MentionRow.stored_at.desc(), MentionRow.id.desc())
+        with self._read("search the stored mentions") as session:
+            return [_found(row) for row in session.execute(statement.limit(limit))]
+
+    def count_mentions(self, query: MentionQuery) -> int:
+        """How many mentions ``query`` selects."""
+        statement = select(func.count()).select_from(self._select(query).subquery())
+        with self._read("count the stored mentions") as session:
+            return int(session.scalar(statement) or 0)
+
+    def each_mention(self, query: MentionQuery) -> Iterator[FoundMention]:
+        """Every mention ``query`` selects, oldest first, read a batch at a time (a server-side
+        cursor on PostgreSQL) so an export of millions holds only one batch in memory."""
+        statement = self._select(query).order_by(MentionRow.stored_at, MentionRow.id)
+        with self._read("export the stored mentions") as session:
+            rows = session.execute(statement, execution_options={"yield_per": EXPORT_BATCH})
+            for row in rows:
+                yield _found(row)
+
+    def mention(self, mention_id: int) -> FoundMention | None:
+        """One stored mention with its verdict and alert state; None if there is none."""
+        statement = self._select(MentionQuery()).where(MentionRow.id == mention_id)
+        with self._read(f"read mention {mention_id}") as session:
+            row = session.execute(statement).first()
+        return _found(row) if row is not None else None
+
+    def mention_alert_ids(self, mention_id: int) -> list[int]:
+        """The mention alerts raised about a stored mention, oldest first."""
+        statement = (
+            select(AlertRow.id)
+            .where(
+                AlertRow.mention_id == mention_id,
+                AlertRow.kind == MENTION_ALERT,
+                AlertRow.state.is_not(None),
+            )
+            .order_by(AlertRow.id)
+        )
+        with self._read(f"read the alerts of mention {mention_id}") as session:
+            return list(session.scalars(statement))
+
+    def _select(self, query: MentionQuery) -> Select[Any]:
+        postgresql = self._engine.dialect.name == "postgresql"
+        statement = (
+            select(*_COLUMNS)
+            .join(VerdictRow, VerdictRow.mention_id == MentionRow.id)
+            # One mention raises at most one mention alert (stories.save_verdict).
+            .outerjoin(
+                _Alert,
+                and_(
+                    _Alert.mention_id == MentionRow.id,
+                    _Alert.kind == MENTION_ALERT,
+                    _Alert.state.is_not(None),
+                ),
+            )
+        )
+        return statement.where(*_conditions(query, postgresql))
+
+
+def _conditions(query: MentionQuery, postgresql: bool) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.since is not None:
+        conditions.append(MentionRow.stored_at >= query.since)
+    if query.until is not None:
+        conditions.append(MentionRow.stored_at < query.until)
+    if query.severities:
+        conditions.append(VerdictRow.severity.in_(query.severities))
+    if query.sentiments:
+        conditions.append(VerdictRow.label.in_(query.sentiments))
+    if query.sources:
+        conditions.append(MentionRow.source.in_(query.sources))
+    if query.authors:
+        conditions.append(func.lower(MentionRow.author).in_(_lower(query.authors)))
+    if query.brands:
+        conditions.append(_any_element(VerdictRow.brands, query.brands, postgresql))
+    if query.tags:
+        conditions.append(_any_element(VerdictRow.tags, query.tags, postgresql))
+    if query.states:
+        named = [state for state in query.states if state != NO_ALERT]
+        either = [_Alert.state.in_(named)] if named else []
+        if NO_ALERT in query.states:
+            either.append(_Alert.id.is_(None))
+        conditions.append(or_(*either))
+    if query.text:
+        terms = parse_search(query.text)
+        conditions.append(_postgresql_match(terms) if postgresql else _sqlite_match(terms))
+    return conditions
+
+
+def _lower(values: Sequence[str]) -> list[str]:
+    return [value.lower() for value in values]
+
+
+def _any_element(array: Any, wanted: Sequence[str], postgresql: bool) -> ColumnElement[bool]:
+    """The JSON array column holds one of ``wanted``, in any case."""
+    elements = (func.json_array_elements_text if postgresql else func.json_each)(array)
+    element = elements.table_valued("value").alias()
+    return exists().select_from(element).where(func.lower(element.c.value).in_(_lower(wanted)))
+
+
+def _sqlite_match(terms: SearchTerms) -> ColumnElement[bool]:
+    index = table(SEARCH_TABLE, column("rowid"))
+    hits = (
+        select(index.c.rowid)
+        .select_from(index)
+        .where(text(f"{SEARCH_TABLE} MATCH :search").bindparams(search=fts5_expression(terms)))
+    )
+    return MentionRow.id.in_(hits)
+
+
+def _postgresql_match(terms: SearchTerms) -> ColumnElement[bool]:
+    # plainto_ and phraseto_tsquery read their argument as text, never as query syntax.
+    parts: list[ColumnElement[Any]] = []
+    if terms.words:
+        words = bindparam("search_words", " ".join(terms.words), type_=String())
+        parts.append(func.plainto_tsquery(literal_column("'simple'"), words))
+    for number, phrase in enumerate(terms.phrases):
+        said = bindparam(f"search_phrase_{number}", phrase, type_=String())
+        parts.append(func.phraseto_tsquery(literal_column("'simple'"), said))
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined.op("&&")(part)
+    # The index's own expression, verbatim, so PostgreSQL uses the GIN index.
+    return literal_column(SEARCH_DOCUMENT).op("@@")(combined)
+
+
+_COLUMNS = (
+    MentionRow.id,
+    MentionRow.stored_at,
+    MentionRow.published,
+    MentionRow.source,
+    MentionRow.item_id,
+    MentionRow.url,
+    MentionRow.canonical_url,
+    MentionRow.title,
+    MentionRow.text,
+    MentionRow.author,
+    MentionRow.lang,
+    MentionRow.thread_id,
+    MentionRow.parent_id,
+    MentionRow.metrics,
+    VerdictRow.brands,
+    VerdictRow.severity,
+    VerdictRow.label,
+    VerdictRow.compound,
+    VerdictRow.sentence,
+    VerdictRow.rules,
+    VerdictRow.tags,
+    VerdictRow.notify,
+    VerdictRow.reasons,
+    VerdictRow.reply,
+    _Alert.state,
+)
+
+
+def _found(row: Any) -> FoundMention:
+    (
+        *_,
+        metrics,
+        brands,
+        severity,
+        label,
+        compound,
+        sentence,
+        rules,
+        tags,
+        notify,
+        reasons,
+        reply,
+        state,
+    ) = row
+    return FoundMention(
+        id=row.id,
+        stored_at=row.stored_at,
+        published=row.published,
+        source=row.source,
+        item_id=row.item_id,
+        url=row.url,
+        canonical_url=row.canonical_url,
+        title=row.title,
+        text=row.text,
+        author=row.author,
+        lang=row.lang,
+        thread_id=row.thread_id,
+        parent_id=row.parent_id,
+        metrics=dict(metrics),
+        brands=list(brands),
+        severity=severity,
+        sentiment=label,
+        compound=compound,
+        sentence=sentence,
+        rules=list(rules),
+        tags=list(tags),
+        notify=list(notify),
+        reasons=list(reasons),
+        reply=reply,
+        state=state or NO_ALERT,
+    )
