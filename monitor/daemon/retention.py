@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from monitor.config.settings import StorageSettings
 from monitor.daemon.wiring import App
+from monitor.duration import plural
 from monitor.errors import HarkenError
 
 log = logging.getLogger("harken.retention")
@@ -50,10 +51,10 @@ def _purge(
         log.error("retention: could not purge mentions older than %s%s: %s", when, which, error)
         return 0
     log.info(
-        "retention: purged %d mentions older than %s%s (%d alerts with their history)",
-        purged.mentions,
+        "retention: purged %s older than %s%s, with %s",
+        plural(purged.mentions, "mention"),
         when,
         which,
-        purged.alerts,
+        plural(purged.alerts, "alert"),
     )
     return purged.mentions
