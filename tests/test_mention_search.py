@@ -276,7 +276,7 @@ def test_postgresql_search_uses_the_gin_index(empty_postgresql_url: str) -> None
     engine = sqlalchemy.create_engine(empty_postgresql_url, poolclass=NullPool)
     try:
         # The very statement `harken mentions search zeppelin` runs.
-        statement = storage._select(MentionQuery(text="zeppelin")).compile(
+        statement = storage._select(MentionQuery(text="zeppelin"))[0].compile(
             dialect=engine.dialect, compile_kwargs={"literal_binds": True}
         )
         with engine.begin() as connection:

@@ -113,20 +113,22 @@ class SearchStore(StorageBase):
 
     def find_mentions(self, query: MentionQuery, limit: int) -> list[FoundMention]:
         """The newest ``limit`` mentions ``query`` selects, newest first."""
-        statement = self._select(query).order_by(MentionRow.stored_at.desc(), MentionRow.id.desc())
+        statement, order = self._select(query)
+        statement = statement.order_by(order.desc())
         with self._read("search the stored mentions") as session:
             return [_found(row) for row in session.execute(statement.limit(limit))]
 
     def count_mentions(self, query: MentionQuery) -> int:
         """How many mentions ``query`` selects."""
-        statement = select(func.count()).select_from(self._select(query).subquery())
+        statement = select(func.count()).select_from(self._select(query)[0].subquery())
         with self._read("count the stored mentions") as session:
             return int(session.scalar(statement) or 0)
 
     def each_mention(self, query: MentionQuery) -> Iterator[FoundMention]:
         """Every mention ``query`` selects, oldest first, read a batch at a time (a server-side
         cursor on PostgreSQL) so an export of millions holds only one batch in memory."""
-        statement = self._select(query).order_by(MentionRow.stored_at, MentionRow.id)
+        statement, order = self._select(query)
+        statement = statement.order_by(order)
         with self._read("export the stored mentions") as session:
             rows = session.execute(statement, execution_options={"yield_per": EXPORT_BATCH})
             for row in rows:
@@ -134,7 +136,7 @@ class SearchStore(StorageBase):
 
     def mention(self, mention_id: int) -> FoundMention | None:
         """One stored mention with its verdict and alert state; None if there is none."""
-        statement = self._select(MentionQuery()).where(MentionRow.id == mention_id)
+        statement = self._select(MentionQuery())[0].where(MentionRow.id == mention_id)
         with self._read(f"read mention {mention_id}") as session:
             row = session.execute(statement).first()
         return _found(row) if row is not None else None
@@ -153,22 +155,40 @@ class SearchStore(StorageBase):
         with self._read(f"read the alerts of mention {mention_id}") as session:
             return list(session.scalars(statement))
 
-    def _select(self, query: MentionQuery) -> Select[Any]:
+    def _select(self, query: MentionQuery) -> tuple[Select[Any], ColumnElement[Any]]:
+        """The statement, and the column that orders it oldest to newest.
+
+        Newest first is the order Harken stored them in: the id, which the insert hands out as
+        it stores, so stored_at and id agree. Ordering by the id lets SQLite walk the FTS5 index
+        backwards and stop at the limit: a word found in half a million mentions still answers
+        as soon as the newest 50 are read, where sorting by stored_at would read them all.
+        """
         postgresql = self._engine.dialect.name == "postgresql"
-        statement = (
-            select(*_COLUMNS)
-            .join(VerdictRow, VerdictRow.mention_id == MentionRow.id)
-            # One mention raises at most one mention alert (stories.save_verdict).
-            .outerjoin(
-                _Alert,
-                and_(
-                    _Alert.mention_id == MentionRow.id,
-                    _Alert.kind == MENTION_ALERT,
-                    _Alert.state.is_not(None),
-                ),
+        terms = parse_search(query.text) if query.text else None
+        statement = select(*_COLUMNS)
+        order: ColumnElement[Any] = MentionRow.id.expression
+        if terms is not None and not postgresql:
+            index = table(SEARCH_TABLE, column("rowid"))
+            match = text(f"{SEARCH_TABLE} MATCH :search").bindparams(search=fts5_expression(terms))
+            statement = (
+                statement.select_from(index)
+                .join(MentionRow, MentionRow.id == index.c.rowid)
+                .where(match)
             )
+            order = index.c.rowid
+        statement = statement.join(VerdictRow, VerdictRow.mention_id == MentionRow.id).outerjoin(
+            # One mention raises at most one mention alert (stories.save_verdict).
+            _Alert,
+            and_(
+                _Alert.mention_id == MentionRow.id,
+                _Alert.kind == MENTION_ALERT,
+                _Alert.state.is_not(None),
+            ),
         )
-        return statement.where(*_conditions(query, postgresql))
+        conditions = _conditions(query, postgresql)
+        if terms is not None and postgresql:
+            conditions.append(_postgresql_match(terms))
+        return statement.where(*conditions), order
 
 
 def _conditions(query: MentionQuery, postgresql: bool) -> list[ColumnElement[bool]]:
@@ -195,9 +215,6 @@ def _conditions(query: MentionQuery, postgresql: bool) -> list[ColumnElement[boo
         if NO_ALERT in query.states:
             either.append(_Alert.id.is_(None))
         conditions.append(or_(*either))
-    if query.text:
-        terms = parse_search(query.text)
-        conditions.append(_postgresql_match(terms) if postgresql else _sqlite_match(terms))
     return conditions
 
 
@@ -210,16 +227,6 @@ def _any_element(array: Any, wanted: Sequence[str], postgresql: bool) -> ColumnE
     elements = (func.json_array_elements_text if postgresql else func.json_each)(array)
     element = elements.table_valued("value").alias()
     return exists().select_from(element).where(func.lower(element.c.value).in_(_lower(wanted)))
-
-
-def _sqlite_match(terms: SearchTerms) -> ColumnElement[bool]:
-    index = table(SEARCH_TABLE, column("rowid"))
-    hits = (
-        select(index.c.rowid)
-        .select_from(index)
-        .where(text(f"{SEARCH_TABLE} MATCH :search").bindparams(search=fts5_expression(terms)))
-    )
-    return MentionRow.id.in_(hits)
 
 
 def _postgresql_match(terms: SearchTerms) -> ColumnElement[bool]:
