@@ -254,6 +254,8 @@ def test_one_mention_reads_back_whole(storage: Storage) -> None:
     assert (again.source, again.author, again.brands) == ("forum", "dana", ["Acme", "Globex"])
     assert (again.severity, again.sentiment, again.compound) == ("high", "negative", -0.6)
     assert again.state == "none"
+    assert again.stored_at == NOW - timedelta(hours=1)
+    assert (again.published, again.metrics, again.tags) == (None, {}, ["Competitor"])
     assert storage.mention(rival.id + 1000) is None
 
 

@@ -195,6 +195,11 @@ def test_export_jsonl_round_trips_every_field_of_hostile_text(harness: Harness) 
     assert [json.loads(line) for line in lines] == [as_json(m) for m in stored(harness)]
     hostile = json.loads(lines[-1])
     assert hostile["text"] == HOSTILE_TEXT
+    assert hostile["published"] == (NOW - timedelta(hours=3)).isoformat()
+    assert hostile["stored_at"] == (NOW - timedelta(hours=1)).isoformat()
+    assert hostile["metrics"] == {"followers": 1200.0, "likes": 3.0}
+    assert hostile["brands"] == ["Acme", 'Brand "X", Inc.']
+    assert hostile["reasons"] == ['names Acme ("Acme")', "line\nbreak"]
     assert "exporting" not in exported.stdout + exported.stderr  # no bar inside the data
 
 

@@ -8,12 +8,14 @@ never reaches FTS5's query grammar (where ``NEAR(`` or a stray quote is a syntax
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    type_coerce,
 )
 from sqlalchemy.orm import aliased
 
@@ -245,10 +248,19 @@ def _postgresql_match(terms: SearchTerms) -> ColumnElement[bool]:
     return literal_column(SEARCH_DOCUMENT).op("@@")(combined)
 
 
+def _raw(column: Any, name: str) -> Any:
+    """The column as the driver hands it over, unparsed by SQLAlchemy (see ``_found``)."""
+    return type_coerce(column, String()).label(name)
+
+
+# Exports read millions of rows: SQLAlchemy's per-row JSON (stdlib json) and SQLite datetime
+# (a regex) parsing were most of an export's time, so those columns come raw and _found parses
+# them with orjson and datetime.fromisoformat, both in C. PostgreSQL's driver parses JSON and
+# times itself; _found takes those as they come.
 _COLUMNS = (
     MentionRow.id,
-    MentionRow.stored_at,
-    MentionRow.published,
+    _raw(MentionRow.stored_at, "stored_at"),
+    _raw(MentionRow.published, "published"),
     MentionRow.source,
     MentionRow.item_id,
     MentionRow.url,
@@ -259,24 +271,54 @@ _COLUMNS = (
     MentionRow.lang,
     MentionRow.thread_id,
     MentionRow.parent_id,
-    MentionRow.metrics,
-    VerdictRow.brands,
+    _raw(MentionRow.metrics, "metrics"),
+    _raw(VerdictRow.brands, "brands"),
     VerdictRow.severity,
     VerdictRow.label,
     VerdictRow.compound,
     VerdictRow.sentence,
-    VerdictRow.rules,
-    VerdictRow.tags,
-    VerdictRow.notify,
-    VerdictRow.reasons,
+    _raw(VerdictRow.rules, "rules"),
+    _raw(VerdictRow.tags, "tags"),
+    _raw(VerdictRow.notify, "notify"),
+    _raw(VerdictRow.reasons, "reasons"),
     VerdictRow.reply,
     _Alert.state,
 )
 
 
+def _json(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # PostgreSQL's driver parsed it already
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:  # NaN and the like, which json.dumps writes and orjson refuses
+        return json.loads(value)
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if value is not None else None
+    # SQLite holds aware UTC times naive (models.UtcDateTime).
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 def _found(row: Any) -> FoundMention:
+    # One unpacking of the whole row: attribute access by name costs more per row than all
+    # the parsing below.
     (
-        *_,
+        id_,
+        stored_at,
+        published,
+        source,
+        item_id,
+        url,
+        canonical_url,
+        title,
+        text_,
+        author,
+        lang,
+        thread_id,
+        parent_id,
         metrics,
         brands,
         severity,
@@ -291,29 +333,33 @@ def _found(row: Any) -> FoundMention:
         state,
     ) = row
     return FoundMention(
-        id=row.id,
-        stored_at=row.stored_at,
-        published=row.published,
-        source=row.source,
-        item_id=row.item_id,
-        url=row.url,
-        canonical_url=row.canonical_url,
-        title=row.title,
-        text=row.text,
-        author=row.author,
-        lang=row.lang,
-        thread_id=row.thread_id,
-        parent_id=row.parent_id,
-        metrics=dict(metrics),
-        brands=list(brands),
+        id=id_,
+        stored_at=_moment(stored_at) or _never(),
+        published=_moment(published),
+        source=source,
+        item_id=item_id,
+        url=url,
+        canonical_url=canonical_url,
+        title=title,
+        text=text_,
+        author=author,
+        lang=lang,
+        thread_id=thread_id,
+        parent_id=parent_id,
+        metrics=dict(_json(metrics)),
+        brands=list(_json(brands)),
         severity=severity,
         sentiment=label,
         compound=compound,
         sentence=sentence,
-        rules=list(rules),
-        tags=list(tags),
-        notify=list(notify),
-        reasons=list(reasons),
+        rules=list(_json(rules)),
+        tags=list(_json(tags)),
+        notify=list(_json(notify)),
+        reasons=list(_json(reasons)),
         reply=reply,
         state=state or NO_ALERT,
     )
+
+
+def _never() -> datetime:
+    raise AssertionError("mentions.stored_at is NOT NULL")
