@@ -47,7 +47,6 @@ from monitor.storage.models import (
 from monitor.storage.records import FoundMention
 
 NO_ALERT = "none"  # the state of a mention that raised no alert
-STATES = ("open", "acknowledged", "resolved", NO_ALERT)
 EXPORT_BATCH = 1000  # rows fetched at a time while streaming: memory stays flat
 
 _Alert = aliased(AlertRow, name="mention_alert")
