@@ -74,3 +74,23 @@ def moment_for_people(moment: datetime, now: datetime) -> str:
         else (f"{away} ago" if moment <= now else f"in {away}")
     )
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC, {relative}"
+
+
+def parse_moment(text: str, now: datetime, timezone: str = "UTC") -> datetime:
+    """A moment on the command line: ``7d`` (that long before ``now``), ``2026-01-01`` (its
+    midnight in ``timezone``) or ``2026-01-01T09:30`` (in ``timezone`` unless it has an offset).
+    Raise ValueError with the accepted forms."""
+    from zoneinfo import ZoneInfo
+
+    if _DURATION.match(text):
+        return now - parse_duration(text)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f'"{text}" is neither a duration ("7d", "12h") nor a date ("2026-01-01", '
+            '"2026-01-01T09:30")'
+        ) from None
+    if moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(UTC)

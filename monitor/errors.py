@@ -5,6 +5,7 @@ HarkenError                 anything Harken reports to a person
 │   ├── ConfigError         config.toml is missing, unreadable or invalid
 │   └── RulesError          a rule file is invalid
 ├── QueryError              a brand query cannot be read; also a ValueError, for pydantic
+├── SearchError             a full-text search cannot be read (an unclosed quote, no words)
 ├── SourceError             one source failed one poll; the others go on
 │   ├── NotConfigured       a source declines to start (e.g. missing credentials)
 │   ├── AccessDenied        the platform refused our credentials (401/403)
@@ -79,6 +80,10 @@ class QueryError(HarkenError, ValueError):
         )
         pad = "".join(c if c == "\t" else " " for c in shown[: self.column - 1])
         super().__init__(f"{where}: {reason}\n    {shown}\n    {pad}^")
+
+
+class SearchError(HarkenError):
+    """A full-text search of stored mentions that cannot be read: an unclosed quote, no words."""
 
 
 class SourceError(HarkenError):

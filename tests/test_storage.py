@@ -18,7 +18,7 @@ from sqlalchemy.pool import NullPool
 from monitor.errors import StorageError
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
 from monitor.storage import PendingAlert, Sighting, SourceHealth, Storage, StoredVerdict
-from monitor.storage.models import Base
+from monitor.storage.models import Base, described_by_models
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 SOURCE = "acme_news"
@@ -310,7 +310,10 @@ def test_the_migrations_create_exactly_the_models(storage: Storage, database_url
     engine = sqlalchemy.create_engine(database_url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            context = MigrationContext.configure(
+                connection, opts={"include_name": described_by_models}
+            )
+            differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
 
@@ -783,7 +786,10 @@ def test_a_database_from_revision_0001_upgrades_without_losing_data(database_url
     engine = sqlalchemy.create_engine(database_url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            context = MigrationContext.configure(
+                connection, opts={"include_name": described_by_models}
+            )
+            differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert differences == []

@@ -91,6 +91,10 @@ class Brand(_Section):
 
 class StorageSettings(_Section):
     url: str = "sqlite:///harken.db"
+    # Mentions stored longer ago than this are purged daily with their alerts; None keeps all.
+    keep: Duration | None = None
+    # A retention of their own for some severities (e.g. low = "30d"), in place of ``keep``.
+    keep_by_severity: dict[Severity, Duration] = {}
 
 
 class HttpSettings(_Section):

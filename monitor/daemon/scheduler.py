@@ -27,6 +27,12 @@ from monitor.daemon.deliver import deliver_alerts
 from monitor.daemon.digests import DIGEST_LATE, overdue_since, send_scheduled_digest
 from monitor.daemon.escalate import escalate_alerts
 from monitor.daemon.poll import scheduled_poll
+from monitor.daemon.retention import (
+    FIRST_RUN_AFTER,
+    RETENTION_EVERY,
+    purge_old_mentions,
+    retention_configured,
+)
 from monitor.daemon.rules import reload_rules
 from monitor.daemon.silence import check_silence
 from monitor.daemon.spikes import check_spikes
@@ -109,6 +115,15 @@ def build_scheduler(app: App) -> BackgroundScheduler:
             args=(app,),
             id=key,
             name=name,
+        )
+    if retention_configured(settings.storage):
+        scheduler.add_job(
+            purge_old_mentions,
+            IntervalTrigger(seconds=RETENTION_EVERY.total_seconds()),
+            args=(app,),
+            id="retention",
+            name="purge old mentions",
+            next_run_time=now + FIRST_RUN_AFTER,
         )
     for digest in app.config.scheduled_digests:
         # Each digest on its own cron, in its recipients' timezone, with its own watermark.

@@ -15,26 +15,43 @@ from monitor.storage.records import (
     AlertChange,
     AlertEvent,
     AlertStatus,
+    FoundMention,
     OpenAlert,
     PendingAlert,
+    Purged,
     RuleFiring,
     Sighting,
     SourceHealth,
     StoredVerdict,
 )
+from monitor.storage.retention import RetentionStore
+from monitor.storage.search import MentionQuery, SearchStore
 from monitor.storage.stories import StoryStore
 
 
-class Storage(PollStore, StoryStore, HealthStore, OutboxStore, AlertHistoryStore, DigestStore):
-    """Mentions, verdicts, cursors, source health, the alert outbox and digests, in SQL."""
+class Storage(
+    PollStore,
+    StoryStore,
+    HealthStore,
+    OutboxStore,
+    AlertHistoryStore,
+    DigestStore,
+    SearchStore,
+    RetentionStore,
+):
+    """Mentions, verdicts, cursors, source health, the alert outbox, digests, search and
+    retention, in SQL."""
 
 
 __all__ = [
     "AlertChange",
     "AlertEvent",
     "AlertStatus",
+    "FoundMention",
+    "MentionQuery",
     "OpenAlert",
     "PendingAlert",
+    "Purged",
     "RuleFiring",
     "Sighting",
     "SourceHealth",

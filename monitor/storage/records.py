@@ -136,3 +136,45 @@ class OpenAlert:
     id: int
     created_at: datetime
     level: int
+
+
+@dataclass(frozen=True)
+class FoundMention:
+    """A stored mention with its verdict and its alert's state, flat: a line of an export.
+
+    Its fields, in order, are the export's columns (README, "harken mentions"): a contract.
+    """
+
+    id: int
+    stored_at: datetime
+    published: datetime | None
+    source: str
+    item_id: str
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    author: str
+    lang: str
+    thread_id: str
+    parent_id: str
+    metrics: dict[str, float]
+    brands: list[str]
+    severity: str
+    sentiment: str  # negative | neutral | positive
+    compound: float
+    sentence: str  # what sentiment was read from
+    rules: list[str]  # the rules that fired
+    tags: list[str]
+    notify: list[str]
+    reasons: list[str]
+    reply: str
+    state: str  # its alert's: open | acknowledged | resolved; "none" when it raised none
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What one purge removed."""
+
+    mentions: int
+    alerts: int  # mention alerts; their escalations and history went with them

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from monitor.storage.models import Base
+from monitor.storage.models import Base, described_by_models
 
 
 def run_migrations() -> None:
@@ -18,6 +18,7 @@ def run_migrations() -> None:
         target_metadata=Base.metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=described_by_models,  # the search index is no model (0007)
     )
     with context.begin_transaction():
         context.run_migrations()
