@@ -269,6 +269,8 @@ def test_demo_runs_offline_and_writes_what_it_would_send(tmp_path: Path) -> None
     alerts = sorted(out.glob("harken-alert-*.txt"))
     assert alerts, result.stdout
     assert all("URGENT" in path.read_text() for path in alerts)
+    # Counted as emails, not files: each alert is written as text and as HTML.
+    assert f"{len(alerts)} urgent alerts Harken would email" in result.stdout
     digest = (out / "digest.html").read_text()
     assert "Acme is a scam" in digest
     assert "Acme Hardware opens" not in digest  # excluded: not our brand

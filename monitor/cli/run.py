@@ -112,7 +112,8 @@ def demo(
     except HarkenError as error:
         raise _fail(error) from None
     print_summaries(result.summaries)
-    print(f"urgent alerts Harken would email ({plural(len(result.alerts), 'file')}):")
+    emails = sum(path.suffix == ".txt" for path in result.alerts)  # each has a .txt and a .html
+    print(f"{plural(emails, 'urgent alert')} Harken would email, each as text and HTML:")
     for path in result.alerts:
         print(f"  {path}")
     print(f"digest: {result.digest_html} and {result.digest_text}")
