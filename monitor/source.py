@@ -72,6 +72,10 @@ class SourceContext:
     fetcher: Fetcher  # shared HTTP client with Harken's timeouts and size cap
     terms: tuple[str, ...] = ()  # every brand's terms: what a searching source searches for
     exclude: tuple[str, ...] = ()  # phrases that are not the brand, for platforms that can exclude
+    # Lower-cased words such that every item naming a brand contains one of them, in any case
+    # (re.IGNORECASE), as a substring: a source may skip reading an item that contains none.
+    # None when no such promise holds (a query Harken cannot reduce, or the config turns it off).
+    needles: frozenset[str] | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Where to parse: the daemon hands a process pool here so a cold cycle uses every core.
     # The function and its arguments and result must pickle: module-level, plain data.

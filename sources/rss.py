@@ -24,6 +24,7 @@ from monitor.mention import Cursor, Mention, Poll
 from monitor.placeholders import fill, unset_variables, variables
 from monitor.source import Source, SourceContext, SourceSettings
 from monitor.urls import unwrap_redirect
+from sources.prefilter import ITEM_END, ITEM_START, Reduced, reduce_feed
 from sources.text import html_to_text
 
 # A feed is a window of recent items; remembering the ids of the last window is how we know
@@ -133,17 +134,24 @@ class RssSource(Source):
             moved = fetched.moved_to
         # Parsing is most of a cold poll's CPU, and depends on nothing but the body.
         parsed = self.context.offload(
-            parse_feed, self.name, fetched.body, fetched.content_type, url, settings.max_items
+            parse_feed,
+            self.name,
+            fetched.body,
+            fetched.content_type,
+            url,
+            settings.max_items,
+            self.context.needles,
         )
         self._report(parsed.notes)
         seen = set(cursor.get("seen", ()))
         mentions = []
         ids: dict[str, None] = {}  # in feed order, each once
-        for mention in parsed.mentions:
-            if mention.id in ids:  # the same item twice in one feed is one mention
+        for item_id, mention in parsed.items:
+            if item_id in ids:  # the same item twice in one feed is one mention
                 continue
-            ids[mention.id] = None
-            if mention.id not in seen:
+            ids[item_id] = None
+            # An item skipped unread (None) names no brand: remembered, never a mention.
+            if mention is not None and item_id not in seen:
                 mentions.append(mention)
         next_cursor = {
             "etag": fetched.etag,
@@ -190,18 +198,29 @@ def request_headers(name: str, settings: RssSettings, environ: Mapping[str, str]
 
 @dataclass(frozen=True)
 class ParsedFeed:
-    """What parse_feed read: mentions, how many entries the feed held, what a reader should know."""
+    """What parse_feed read: items, how many entries the feed held, what a reader should know."""
 
-    mentions: list[Mention]
+    # Each item's id with its mention, in feed order; None for an item the prefilter showed
+    # cannot name a brand, read only for its id.
+    items: list[tuple[str, Mention | None]]
     held: int
     notes: tuple[str, ...] = ()
 
 
-def parse_feed(source: str, body: bytes, content_type: str, url: str, max_items: int) -> ParsedFeed:
+def parse_feed(
+    source: str,
+    body: bytes,
+    content_type: str,
+    url: str,
+    max_items: int,
+    needles: frozenset[str] | None = None,
+) -> ParsedFeed:
     """The first ``max_items`` entries of a feed as mentions.
 
     The bounds come before feedparser, which reads a whole document into memory at once:
     entity declarations are refused, and entries past ``max_items`` are cut off unparsed.
+    With ``needles``, an item that contains none of them is read only for its id
+    (sources.prefilter).
     """
     if _declares_entities(body):
         raise BadPayload(
@@ -219,22 +238,55 @@ def parse_feed(source: str, body: bytes, content_type: str, url: str, max_items:
         notes.append(
             f"{url}: the feed is not valid UTF-8 as it declares (first bad byte at offset {bad_byte_at:,}); read with the bad bytes shown as \N{REPLACEMENT CHARACTER}"
         )
-    feed = feedparser.parse(
+    reduced = reduce_feed(body, content_type, needles) if needles is not None else None
+    feed = _read_reduced(reduced, content_type) if reduced else None
+    whole: tuple[bool, ...] | None = reduced.whole if feed is not None and reduced else None
+    if feed is None:
+        feed = _feedparser(body, content_type)
+    # A truncated document still yields an empty shell of an entry; it carries nothing.
+    entries = [
+        (entry, whole is None or whole[index])
+        for index, entry in enumerate(feed.entries)
+        if not _is_empty(entry)
+    ]
+    if not entries and (feed.bozo or not feed.get("version")):
+        raise BadPayload(f"{url}: {_not_a_feed(feed, body, content_type)}")
+    language = str(feed.feed.get("language") or "")
+    items: list[tuple[str, Mention | None]] = []
+    for entry, read in entries[:max_items]:
+        mention = _to_mention(source, entry, language) if read else None
+        items.append((mention.id if mention else _cut_id(entry), mention))
+    return ParsedFeed(items=items, held=max(held, len(entries)), notes=tuple(notes))
+
+
+def _feedparser(body: bytes, content_type: str) -> Any:
+    return feedparser.parse(
         body,
         response_headers={"content-type": content_type},
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    # A truncated document still yields an empty shell of an entry; it carries nothing.
-    entries = [entry for entry in feed.entries if not _is_empty(entry)]
-    if not entries and (feed.bozo or not feed.get("version")):
-        raise BadPayload(f"{url}: {_not_a_feed(feed, body, content_type)}")
-    language = str(feed.feed.get("language") or "")
-    return ParsedFeed(
-        mentions=[_to_mention(source, entry, language) for entry in entries[:max_items]],
-        held=max(held, len(entries)),
-        notes=tuple(notes),
-    )
+
+
+def _read_reduced(reduced: Reduced, content_type: str) -> Any | None:
+    """feedparser's reading of a cut-down feed; None when it may differ from the whole's.
+
+    The whole document was well-formed, so a complaint about the cut one, a different count of
+    entries, or a cut entry with no id or link (its id would be a digest of the text cut out)
+    means the cut went wrong: parse the whole instead.
+    """
+    feed = _feedparser(reduced.body, content_type)
+    if feed.bozo or len(feed.entries) != len(reduced.whole):
+        return None
+    for entry, whole in zip(feed.entries, reduced.whole, strict=True):
+        if not whole and not _cut_id(entry):
+            return None
+    return feed
+
+
+def _cut_id(entry: Any) -> str:
+    """The id _to_mention gives an entry, when it does not depend on the entry's text."""
+    return str(entry.get("id") or entry.get("link") or "")
 
 
 # The first start tag of the root element: entity declarations can only come before it.
@@ -246,22 +298,16 @@ def _declares_entities(body: bytes) -> bool:
     return b"<!ENTITY" in body[: root.start() if root else len(body)]
 
 
-# Items are siblings in every feed format (RSS item, Atom entry, RDF item), so the document
-# stays well-formed with a run of them taken out.
-_ITEM_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
-_ITEM_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
-
-
 def _first_items(body: bytes, max_items: int) -> tuple[bytes, int]:
     """The body without its items past the first ``max_items``, and how many items it held."""
     held, cut = 0, -1
-    for held, item in enumerate(_ITEM_START.finditer(body), start=1):
+    for held, item in enumerate(ITEM_START.finditer(body), start=1):
         if held == max_items + 1:
             cut = item.start()
     if cut < 0:
         return body, held
     last_end = -1
-    for end in _ITEM_END.finditer(body, cut):
+    for end in ITEM_END.finditer(body, cut):
         last_end = end.end()
     if last_end < 0:
         return body, held

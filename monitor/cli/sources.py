@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -100,7 +101,9 @@ def sources_test(
         raise typer.Exit(2)
     try:
         engine = wiring.build_triage(config, wiring.load_config_rules(config))
-        context = wiring.source_context(config, wiring.build_fetcher(config))
+        # A trial poll reads every item, so its "new" counts all the source sees, not only
+        # the items that may name a brand.
+        context = replace(wiring.source_context(config, wiring.build_fetcher(config)), needles=None)
         kind = source_kind(settings.type)
         assert kind is not None  # load_config accepted the type, so it loads
         source = kind(name, settings, context)

@@ -227,6 +227,12 @@ class TriageSettings(_Section):
     max_text_chars: int = Field(default=50_000, ge=1_000)
 
 
+class PollingSettings(_Section):
+    # Feed items that contain no brand term are read only for their id, not parsed whole
+    # (sources/prefilter.py); false reads every item, as before, for comparison or distrust.
+    skip_before_parsing: bool = True
+
+
 class TemplatesSettings(_Section):
     path: str = "templates"
 
@@ -315,6 +321,7 @@ class Settings(_Section):
     digests: list[MoreDigestSettings] = []
     rules: RulesSettings = RulesSettings()
     triage: TriageSettings = TriageSettings()
+    polling: PollingSettings = PollingSettings()
     templates: TemplatesSettings = TemplatesSettings()
     oncall: OncallSettings = OncallSettings()
     web: WebSettings = WebSettings()

@@ -17,6 +17,7 @@ from monitor.alerts.compose import REPLY_FOLDER
 from monitor.config.settings import Config
 from monitor.errors import NotConfigured
 from monitor.source import Offload, Source, SourceContext, run_here, source_kind
+from monitor.triage.needles import brand_needles
 from monitor.triage.rules.files import load_rules
 from monitor.triage.rules.model import RuleSet
 from monitor.triage.sentiment.lexicon import load_lexicon
@@ -104,6 +105,7 @@ def source_context(
         fetcher=fetcher,
         terms=tuple(dict.fromkeys(term for brand in brands for term in brand.terms)),
         exclude=tuple(dict.fromkeys(term for brand in brands for term in brand.exclude)),
+        needles=brand_needles(brands) if config.settings.polling.skip_before_parsing else None,
         now=now,
         offload=offload,
     )
