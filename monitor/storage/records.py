@@ -136,3 +136,16 @@ class OpenAlert:
     id: int
     created_at: datetime
     level: int
+
+
+@dataclass(frozen=True)
+class DigestSend:
+    """A scheduled digest's send, recorded before it is made: the period it covers, the
+    Message-ID and recipients it goes out with, and when it was first due."""
+
+    digest: str  # "" for [digest], else the [[digests]] key
+    start: datetime
+    end: datetime
+    message_id: str
+    recipients: tuple[str, ...]
+    created_at: datetime
