@@ -166,15 +166,19 @@ def configure(harness: Harness, http_server: HttpServer, smtp_port: int) -> date
     return watermark
 
 
+def plain(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
 def sent_digests(inbox: list[EmailMessage]) -> list[Sent]:
     found = []
     for message in inbox:
         matched = MESSAGE_ID.fullmatch(str(message["Message-ID"]))
         if matched is None:
             continue  # not a digest
-        body = message.get_body(("plain",))
-        assert body is not None
-        text = str(body.get_content())
+        text = plain(message)
         found.append(
             Sent(
                 matched["key"] or "",
