@@ -1,7 +1,10 @@
 """The digest job: each scheduled digest of everything since its last one, and its watermark.
 
-Each scheduled digest has its own watermark (the end of its last sent period). A failed send
-leaves it where it was, so the next digest covers the gap; a sent one is never repeated.
+Each scheduled digest has its own watermark (the end of its last sent period). A send is
+recorded before it is made, with its period and Message-ID, like an alert in the outbox: a send
+a crash cut short goes out again as the same message (mail clients drop the repeat), and only
+then does a new period begin, where it ended. A send the mailer refused leaves the watermark
+where it was, so the next digest covers the gap; a sent one is never extended.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from datetime import datetime, timedelta
 
 from monitor.config.settings import ScheduledDigest
 from monitor.daemon.wiring import App
-from monitor.digest import Digest, Response, build_digest, send_digest
+from monitor.digest import Digest, Response, build_digest, digest_message_id, send_digest
 from monitor.errors import HarkenError
+from monitor.storage import DigestSend
 
 log = logging.getLogger("harken")
 
@@ -23,35 +27,60 @@ DIGEST_LATE = timedelta(hours=1)
 
 def send_scheduled_digest(app: App, key: str = "") -> None:
     """Email digest ``key`` ("" for [digest]) of everything since its last one sent, then move
-    its watermark. Never raises: a failure is logged and counted."""
+    its watermark; a send cut short goes first, as it was. Never raises: a failure is logged
+    and counted."""
     scheduled = app.config.scheduled_digest(key)
     now = app.now()
     try:
-        start = digest_start(app, scheduled, now)
+        send = app.storage.digest_send(scheduled.key) or app.storage.begin_digest_send(
+            next_send(app, scheduled, now)
+        )
+    except HarkenError as error:
+        _not_sent(app, scheduled, error)
+        return
+    if send.end != now:
+        log.info(
+            "digest %s: sending again the digest of %s to %s that was cut short, as %s",
+            scheduled.label,
+            send.start.isoformat(timespec="minutes"),
+            send.end.isoformat(timespec="minutes"),
+            send.message_id,
+        )
+    try:
         digest = send_digest(
-            app.storage.verdicts_between(start, now),
-            start,
-            now,
+            app.storage.verdicts_between(send.start, send.end),
+            send.start,
+            send.end,
             mailer=app.mailer,
             templates=app.templates,
             config=app.config,
-            now=now,
+            now=send.created_at,  # its Date: a repeat is the same message
             scheduled=scheduled,
-            responses=alert_responses(app, start, now),
+            responses=alert_responses(app, send.start, send.end),
             health=app.storage.source_health(),
+            message_id=send.message_id,
+            addresses=send.recipients,
         )
-        total = digest.total if digest else 0
-        recipients = app.config.addresses(scheduled.to) if digest else []
-        app.storage.record_digest(start, now, now, recipients, total, digest=scheduled.key)
     except HarkenError as error:
-        app.metrics.record_digest(scheduled.label, sent=False)
+        # The mailer said it did not go out: the next digest may cover this period too, under
+        # a Message-ID of its own. If even forgetting fails, it is simply sent again as it was.
+        try:
+            app.storage.drop_digest_send(send)
+        except HarkenError as drop_error:
+            log.error("digest %s: %s", scheduled.label, drop_error)
+        _not_sent(app, scheduled, error)
+        return
+    total = digest.total if digest else 0
+    try:
+        app.storage.finish_digest_send(send, app.now(), send.recipients if digest else (), total)
+    except HarkenError as error:
         log.error(
-            "digest %s: not sent, the next one will cover this period too: %s",
+            "digest %s: sent, but not recorded as sent; it goes again as %s: %s",
             scheduled.label,
+            send.message_id,
             error,
         )
-        return
-    since = start.isoformat(timespec="minutes")
+    since = send.start.isoformat(timespec="minutes")
     if digest is None:
         log.info(
             "digest %s: nothing heard since %s; none sent (send_empty)", scheduled.label, since
@@ -59,6 +88,29 @@ def send_scheduled_digest(app: App, key: str = "") -> None:
     else:
         app.metrics.record_digest(scheduled.label, sent=True)
         log.info("digest %s: %s mentions from %s sent", scheduled.label, total, since)
+
+
+def _not_sent(app: App, scheduled: ScheduledDigest, error: HarkenError) -> None:
+    app.metrics.record_digest(scheduled.label, sent=False)
+    log.error(
+        "digest %s: not sent, the next one will cover this period too: %s",
+        scheduled.label,
+        error,
+    )
+
+
+def next_send(app: App, scheduled: ScheduledDigest, now: datetime) -> DigestSend:
+    """The send of ``scheduled``'s next period, which ends ``now``: its Message-ID and
+    recipients fixed here, before anything is sent."""
+    start = digest_start(app, scheduled, now)
+    return DigestSend(
+        digest=scheduled.key,
+        start=start,
+        end=now,
+        message_id=digest_message_id(start, now, scheduled.key),
+        recipients=tuple(app.config.addresses(scheduled.to)),
+        created_at=now,
+    )
 
 
 def digest_start(app: App, scheduled: ScheduledDigest, now: datetime) -> datetime:
@@ -83,15 +135,19 @@ def overdue_since(
     now: datetime,
 ) -> datetime | None:
     """When ``scheduled`` was due while no daemon ran (a crash, a restart), within DIGEST_LATE
-    and after its last send; None if it is not overdue. A digest never sent waits for its time.
+    and after its last send, or when its send a crash cut short was due, however long ago; None
+    if it is not overdue. A digest never sent waits for its time.
 
     ``next_time(after)`` is the digest's schedule: its first time after ``after``.
     """
     try:
+        cut_short = app.storage.digest_send(scheduled.key)
         last = app.storage.last_digest_end(scheduled.key)
     except HarkenError as error:
         log.error("digest %s: cannot tell whether one is overdue: %s", scheduled.label, error)
         return None
+    if cut_short is not None:
+        return cut_short.created_at
     if last is None:
         return None
     due = next_time(max(last, now - DIGEST_LATE))

@@ -104,7 +104,9 @@ def poll_source(
         # A 304, or a page with nothing new, changes nothing: writing it back would only take
         # the database's write lock from the polls that do have something to store.
         unchanged = not poll.mentions and poll.cursor == cursor
-        fresh = [] if unchanged else storage.save_poll(source.name, poll, verdicts, now())
+        # The clock, not a time: the mentions are stamped under the database's write lock, so
+        # a digest never ends its period after a stamp whose mentions it could not yet read.
+        fresh = [] if unchanged else storage.save_poll(source.name, poll, verdicts, now)
     except SourceError as error:
         return _failed(source, storage, now, error, policy, before)
     except DatabaseUnavailable as error:

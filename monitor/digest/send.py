@@ -137,10 +137,13 @@ def send_digest(
     scheduled: ScheduledDigest | None = None,
     responses: Mapping[int, Response] | None = None,
     health: Sequence[SourceHealth] = (),
+    message_id: str | None = None,
+    addresses: Sequence[str] | None = None,
 ) -> Digest | None:
     """Email the digest of [start, end); None when the period was quiet and send_empty is off.
 
     ``scheduled`` says which digest (recipients, timezone, top…); by default, [digest].
+    ``message_id`` and ``addresses``, when given, are those a recorded send fixed beforehand.
     """
     scheduled = scheduled or config.scheduled_digests[0]
     digest = build_digest(
@@ -157,7 +160,16 @@ def send_digest(
     if digest.quiet and not scheduled.send_empty:
         return None
     email = render_digest(digest, templates)
-    mail_digest(digest, email, mailer=mailer, config=config, scheduled=scheduled, now=now)
+    mail_digest(
+        digest,
+        email,
+        mailer=mailer,
+        config=config,
+        scheduled=scheduled,
+        now=now,
+        message_id=message_id,
+        addresses=addresses,
+    )
     return digest
 
 
@@ -169,13 +181,16 @@ def mail_digest(
     config: Config,
     scheduled: ScheduledDigest,
     now: datetime,
+    message_id: str | None = None,
+    addresses: Sequence[str] | None = None,
 ) -> list[str]:
     """Email ``digest``, rendered as ``email``, to ``scheduled``'s recipients; returns them.
 
-    The one way a digest is sent, scheduled or by hand. Raises DeliveryError when the digest's
-    groups have no email address, or the mailer fails.
+    The one way a digest is sent, scheduled or by hand. ``message_id`` defaults to the
+    digest's own (``digest_message_id``), ``addresses`` to those of ``scheduled``'s groups.
+    Raises DeliveryError when there is no address to send to, or the mailer fails.
     """
-    addresses = config.addresses(scheduled.to)
+    addresses = list(config.addresses(scheduled.to) if addresses is None else addresses)
     if not addresses:
         where = "digest.to" if not scheduled.key else f'the [[digests]] table "{scheduled.key}"'
         raise DeliveryError(
@@ -186,7 +201,7 @@ def mail_digest(
         email.subject,
         email.text,
         email.html,
-        digest_message_id(digest.start, digest.end, scheduled.key),
+        message_id or digest_message_id(digest.start, digest.end, scheduled.key),
         date=now,
         images=email.images,
     )

@@ -232,3 +232,19 @@ class DigestRow(Base):
     mention_count: Mapped[int]
     # Which scheduled digest: "" for [digest], else the [[digests]] table's key (0004).
     digest: Mapped[str] = mapped_column(server_default="")
+
+
+class DigestSendRow(Base):
+    """A scheduled digest about to be sent: its period and Message-ID, fixed before the send,
+    so a send cut short is repeated as the same message (0008). Gone once the send is recorded
+    in ``digests``."""
+
+    __tablename__ = "digest_sends"
+
+    # One send under way per scheduled digest: "" for [digest], else the [[digests]] key.
+    digest: Mapped[str] = mapped_column(primary_key=True)
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    message_id: Mapped[str]
+    recipients: Mapped[list[str]]
+    created_at: Mapped[datetime]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +36,14 @@ class PollStore(StorageBase):
         source: str,
         poll: Poll,
         verdicts: Sequence[Verdict],
-        now: datetime,
+        now: datetime | Callable[[], datetime],
     ) -> list[Verdict]:
         """Store the poll's new matched verdicts, its cursor and their alerts in one transaction.
+
+        ``now`` as a clock stamps them once the transaction holds SQLite's write lock: a digest
+        whose period ends before the stamp then reads them in its next period, and one whose
+        period ends after it reads them committed, never one stamped in its period but stored
+        after it read.
 
         A story already stored under the same canonical URL, through any source, is not stored
         again: the item becomes one more sighting of it, with no alert. Returns the verdicts
@@ -54,6 +59,9 @@ class PollStore(StorageBase):
         matched = [(v, canonical_url(v.mention.url)) for v in verdicts if v.matched]
         fresh: list[Verdict] = []
         with self._transaction(f"save a poll of source {source!r}") as session:
+            if callable(now):
+                session.connection()  # SQLite's BEGIN IMMEDIATE: the write lock, then the stamp
+                now = now()
             stories.lock(session, {key for _, key in matched if key})
             for verdict, key in matched:
                 if stories.save_verdict(session, verdict, key, now):

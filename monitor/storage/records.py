@@ -178,3 +178,16 @@ class Purged:
 
     mentions: int
     alerts: int  # mention alerts; their escalations and history went with them
+
+
+@dataclass(frozen=True)
+class DigestSend:
+    """A scheduled digest's send, recorded before it is made: the period it covers, the
+    Message-ID and recipients it goes out with, and when it was first due."""
+
+    digest: str  # "" for [digest], else the [[digests]] key
+    start: datetime
+    end: datetime
+    message_id: str
+    recipients: tuple[str, ...]
+    created_at: datetime
