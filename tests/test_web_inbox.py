@@ -7,14 +7,16 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from monitor.web.views import MAX_FAILURES
 from tests.test_retention import write_config
-from tests.web import PASSWORD, XSS_URL, Inbox, csrf_of, serve, sign_in
+from tests.web import PASSWORD, SECRET, XSS_URL, Inbox, csrf_of, free_socket, serve, sign_in
 
 
 @pytest.fixture
@@ -248,3 +250,43 @@ def test_users_are_added_listed_and_never_take_a_password_from_argv(tmp_path: Pa
     assert "argon2" not in listed.stdout
     argv = harken(tmp_path, "users", "add", "lee", "--role", "viewer", "--password", PASSWORD)
     assert argv.returncode == 2
+
+
+def test_harken_web_serve_needs_the_secret_and_then_serves(tmp_path: Path) -> None:
+    write_config(tmp_path, "")
+    environ = {key: value for key, value in os.environ.items() if key != "HARKEN_WEB_SECRET"}
+    command = [sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml")]
+    refused = subprocess.run(
+        [*command, "web", "serve"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "HARKEN_WEB_SECRET" in refused.stderr
+    with free_socket() as sock:
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [*command, "web", "serve", "--listen", f"127.0.0.1:{port}"],
+        env={**environ, "HARKEN_WEB_SECRET": SECRET},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate()[1]
+                assert time.monotonic() < deadline, "harken web serve did not answer within 30 s"
+                time.sleep(0.1)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/login?next=%2F"
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)  # waits, and closes the stderr pipe
