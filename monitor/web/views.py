@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,6 +16,9 @@ from monitor.errors import SearchError
 from monitor.web import auth
 from monitor.web.filters import PERIODS, SENTIMENTS, SEVERITIES, STATES, read_filters
 from monitor.web.passwords import check_password
+
+if TYPE_CHECKING:
+    from monitor.storage import User
 
 log = logging.getLogger("harken.web")
 
@@ -139,20 +143,21 @@ async def sign_in(request: Request) -> Response:
     address = request.client.host if request.client else "unknown"
     now = ctx.now()
 
-    def attempt() -> tuple[str, object]:
+    def attempt() -> tuple[str, User | None, int]:
+        """(outcome, the user signed in, failures counted including this one)."""
         failures = ctx.storage.sign_in_failures(name, address, now - FAILURE_WINDOW)
         if failures >= MAX_FAILURES:
-            return "limited", None
+            return "limited", None, failures
         user = ctx.storage.user(name)
         if check_password(user.password_hash if user else None, password) and user is not None:
             ctx.storage.clear_sign_in_failures(name, address)
-            return "ok", user
+            return "ok", user, 0
         ctx.storage.record_sign_in_failure(name, address, now, now - FAILURE_WINDOW)
-        return ("wrong password" if user else "no such user"), failures + 1
+        return ("wrong password" if user else "no such user"), None, failures + 1
 
-    outcome, detail = await run_in_threadpool(attempt)
-    if outcome == "ok":
-        auth.start_session(request, detail)  # type: ignore[arg-type]
+    outcome, user, failures = await run_in_threadpool(attempt)
+    if user is not None:
+        auth.start_session(request, user)
         log.info("web: %s signed in from %s", name, address)
         return RedirectResponse(next_, status_code=303)
     # The log names who and from where, never what was typed as the password.
@@ -168,11 +173,11 @@ async def sign_in(request: Request) -> Response:
         status = 429
     else:
         log.warning(
-            "web: sign-in as %r from %s refused: %s (%s of %d)",
+            "web: sign-in as %r from %s refused: %s (%d of %d)",
             name,
             address,
             outcome,
-            detail,
+            failures,
             MAX_FAILURES,
         )
         problem = "Wrong name or password."
