@@ -28,6 +28,7 @@ from monitor.storage.records import (
 from monitor.storage.retention import RetentionStore
 from monitor.storage.search import MentionQuery, SearchStore
 from monitor.storage.stories import StoryStore
+from monitor.storage.users import ROLES, User, UserExists, UserStore
 
 
 class Storage(
@@ -39,12 +40,14 @@ class Storage(
     DigestStore,
     SearchStore,
     RetentionStore,
+    UserStore,
 ):
     """Mentions, verdicts, cursors, source health, the alert outbox, digests, search and
-    retention, in SQL."""
+    retention and web users, in SQL."""
 
 
 __all__ = [
+    "ROLES",
     "AlertChange",
     "AlertEvent",
     "AlertStatus",
@@ -59,4 +62,6 @@ __all__ = [
     "SourceHealth",
     "Storage",
     "StoredVerdict",
+    "User",
+    "UserExists",
 ]

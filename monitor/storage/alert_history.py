@@ -165,6 +165,14 @@ class AlertHistoryStore(StorageBase):
             statuses.setdefault(mention_of[status.id], status)
         return statuses
 
+    def alert_mention(self, alert_id: int) -> int | None:
+        """The id of the mention a mention alert is about; None if there is no such alert."""
+        query = select(AlertRow.mention_id).where(
+            AlertRow.id == alert_id, AlertRow.kind == MENTION_ALERT
+        )
+        with self._read(f"read the mention of alert {alert_id}") as session:
+            return session.scalar(query)
+
     def alert_events(self, alert_id: int) -> list[AlertEvent]:
         """The alert's history: raised, notified, escalated, acknowledged, resolved."""
         query = (

@@ -248,3 +248,30 @@ class DigestSendRow(Base):
     message_id: Mapped[str]
     recipients: Mapped[list[str]]
     created_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    """Someone who signs in to the web inbox (0009); the password only as its argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))  # admin | responder | viewer
+    password_hash: Mapped[str]
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+
+
+class SignInFailureRow(Base):
+    """A refused sign-in, kept for the rate limit's window (0009). In the database, not in
+    memory, so every `harken web` process behind a balancer counts the same failures."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (Index("ix_sign_in_failures_name_address", "name", "address"),)

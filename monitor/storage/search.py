@@ -68,6 +68,10 @@ class MentionQuery:
     authors: tuple[str, ...] = ()  # any case, whole name
     states: tuple[str, ...] = ()  # of its alert: open | acknowledged | resolved | none
     text: str = ""  # words and "quoted phrases", all of them in the title, text or author
+    # Keyset paging: only mentions stored before this one. Newest first is id order (see
+    # _select), so the next page starts below the last id shown, as fast at a million rows as
+    # on the first page, where OFFSET would read and skip every row before it.
+    before_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,8 @@ def _conditions(query: MentionQuery, postgresql: bool) -> list[ColumnElement[boo
         conditions.append(MentionRow.stored_at >= query.since)
     if query.until is not None:
         conditions.append(MentionRow.stored_at < query.until)
+    if query.before_id is not None:
+        conditions.append(MentionRow.id < query.before_id)
     if query.severities:
         conditions.append(VerdictRow.severity.in_(query.severities))
     if query.sentiments:
