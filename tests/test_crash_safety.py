@@ -9,72 +9,25 @@ import threading
 import time
 from collections import Counter
 from contextlib import closing
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.daemon import Daemon, query, read_only, wait_until
-from tests.harness import Harness, rss_feed
-from tests.servers import Handler, HttpServer, Reply, SmtpServer
+from tests.growing import FEEDS, GrowingFeeds
+from tests.harness import Harness
+from tests.servers import HttpServer, SmtpServer
 
-FEEDS = ("alpha", "beta", "gamma")
 KILLS = 22
-# Enough to keep every kill busy; a cap, so a slow machine does not also get more work. Each
-# feed shows all its items: one that fell out of a window before a poll got through would be
-# served but rightly never stored.
-MAX_ITEMS = 240
+MAX_ITEMS = 240  # enough to keep every kill busy
 LINK = re.compile(r"https://news\.example/((?:alpha|beta|gamma)-\d+)")
-
-
-@dataclass
-class GrowingFeeds:
-    """Feeds that gain items while the test runs, and remember which items they ever served."""
-
-    items: dict[str, list[tuple[str, str, str]]] = field(
-        default_factory=lambda: {feed: [] for feed in FEEDS}
-    )
-    urgent: set[str] = field(default_factory=set)
-    served: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, rng: random.Random) -> None:
-        feed = rng.choice(FEEDS)
-        with self.lock:
-            number = sum(len(items) for items in self.items.values()) + 1
-            if number > MAX_ITEMS:
-                return
-            guid = f"{feed}-{number}"
-            if rng.random() < 0.4:
-                # A negative complaint naming the brand: the shipped rules make it urgent.
-                text = (
-                    f"Acme support is useless, still waiting for my refund. Awful! Order {number}"
-                )
-                self.urgent.add(guid)
-            else:
-                text = f"Acme Cloud is great, thanks team, order {number} arrived"
-            self.items[feed].append((guid, f"Post {number}", text))
-
-    def all(self) -> set[str]:
-        with self.lock:
-            return {guid for items in self.items.values() for guid, _, _ in items}
-
-    def handler(self, feed: str) -> Handler:
-        def reply(_request: BaseHTTPRequestHandler) -> Reply:
-            with self.lock:
-                shown = list(self.items[feed])
-                self.served.update(guid for guid, _, _ in shown)
-            return Reply(rss_feed(*shown), headers={"Content-Type": "application/rss+xml"})
-
-        return reply
 
 
 @pytest.fixture
 def feeds(http_server: HttpServer) -> GrowingFeeds:
-    growing = GrowingFeeds()
-    for feed in FEEDS:
-        http_server.routes[f"/{feed}.xml"] = growing.handler(feed)
+    # 40% complaints: the shipped rules make them urgent, so kills also cut alert sends short.
+    growing = GrowingFeeds(MAX_ITEMS, urgent_share=0.4)
+    growing.serve_on(http_server)
     return growing
 
 

@@ -16,11 +16,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from functools import partial
-from http.server import BaseHTTPRequestHandler
 from itertools import pairwise
 from pathlib import Path
 
@@ -30,10 +29,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from monitor.storage import Storage
 from tests.daemon import Daemon, query, wait_until
-from tests.harness import Harness, rss_feed
-from tests.servers import Handler, HttpServer, Reply, free_port
+from tests.growing import FEEDS, GrowingFeeds
+from tests.harness import Harness
+from tests.servers import HttpServer, free_port
 
-FEEDS = ("alpha", "beta", "gamma")
 # Six digests on the same every-minute cron: six sends a minute to kill around.
 DIGESTS = ("", "team-b", "team-c", "team-d", "team-e", "team-f")
 KILLS = 22
@@ -98,38 +97,6 @@ class KillingSmtp:
             delay = self.rng.uniform(0.0, 0.3)
             threading.Timer(delay, self.kill, (victim, "just after the reply")).start()
         return "250 OK"
-
-
-@dataclass
-class GrowingFeeds:
-    """Feeds that gain positive mentions of Acme (no alerts) while the test runs."""
-
-    items: dict[str, list[tuple[str, str, str]]] = field(
-        default_factory=lambda: {feed: [] for feed in FEEDS}
-    )
-    served: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, rng: random.Random) -> None:
-        feed = rng.choice(FEEDS)
-        with self.lock:
-            number = sum(len(items) for items in self.items.values()) + 1
-            if number <= MAX_ITEMS:
-                text = f"Acme Cloud is great, thanks team, order {number} arrived"
-                self.items[feed].append((f"{feed}-{number}", f"Post {number}", text))
-
-    def all(self) -> set[str]:
-        with self.lock:
-            return {guid for items in self.items.values() for guid, _, _ in items}
-
-    def handler(self, feed: str) -> Handler:
-        def reply(_request: BaseHTTPRequestHandler) -> Reply:
-            with self.lock:
-                shown = list(self.items[feed])
-                self.served.update(guid for guid, _, _ in shown)
-            return Reply(rss_feed(*shown), headers={"Content-Type": "application/rss+xml"})
-
-        return reply
 
 
 @pytest.fixture
@@ -220,9 +187,8 @@ def test_sigkill_around_digest_sends_repeats_a_period_only_under_its_own_message
     tmp_path: Path, http_server: HttpServer, killing_smtp: tuple[KillingSmtp, int]
 ) -> None:
     smtp, smtp_port = killing_smtp
-    feeds = GrowingFeeds()
-    for feed in FEEDS:
-        http_server.routes[f"/{feed}.xml"] = feeds.handler(feed)
+    feeds = GrowingFeeds(MAX_ITEMS)
+    feeds.serve_on(http_server)
     harness = Harness(tmp_path)
     watermark = configure(harness, http_server, smtp_port)
 
