@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -16,14 +15,6 @@ from monitor.storage import MentionQuery, Storage
 from monitor.storage.search import parse_search
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'harken.db'}"
-    url: str = request.getfixturevalue("empty_postgresql_url")
-    return url
 
 
 def mention_verdict(

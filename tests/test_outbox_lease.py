@@ -29,13 +29,6 @@ ALERTS = 20
 SENDERS = 2
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'harken.db'}"
-    return str(request.getfixturevalue("empty_postgresql_url"))
-
-
 @pytest.fixture
 def senders(database_url: str) -> Iterator[list[Storage]]:
     """One Storage per Harken process: each with its own connections to the shared database."""

@@ -24,14 +24,6 @@ NOW = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 SOURCE = "acme_news"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'harken.db'}"
-    url: str = request.getfixturevalue("empty_postgresql_url")
-    return url
-
-
 @pytest.fixture
 def storage(database_url: str) -> Iterator[Storage]:
     opened = Storage(database_url)
