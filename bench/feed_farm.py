@@ -47,6 +47,7 @@ SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}  # nginx's types below; anything el
 # An id or link element's text, and an href or rdf:about value: what makes an item itself.
 _ID_TEXT = re.compile(rb"(<(guid|id|link)\b[^>]*>)(\s*[^<\s][^<]*)(</\2>)")
 _ID_ATTRIBUTE = re.compile(rb"""(\b(?:href|rdf:about)\s*=\s*)(["'])([^"']*)\2""")
+_AUTHORITY = re.compile(rb"^\s*[A-Za-z][\w+.-]*://[^/?#\s]*")
 _FIRST_ITEM = re.compile(rb"<(item|entry)[\s>]")
 _TITLE = re.compile(rb"<title\b[^>]*>")
 
@@ -75,9 +76,17 @@ def feed_files(data: Path) -> list[Path]:
 
 def vary(body: bytes, number: int) -> bytes:
     """``body`` with every id and link made this copy's own."""
-    tag = f"#farm{number}".encode()
-    body = _ID_TEXT.sub(lambda m: m[1] + m[3].rstrip() + tag + m[4], body)
-    return _ID_ATTRIBUTE.sub(lambda m: m[1] + m[2] + m[3] + tag + m[2], body)
+
+    def own(value: bytes) -> bytes:
+        # In the path, not a fragment or query: Harken's canonical URLs drop those, and copies
+        # of one story would be stored once.
+        authority = _AUTHORITY.match(value)
+        if authority is None:
+            return value.rstrip() + f"-farm{number}".encode()
+        return value[: authority.end()] + f"/farm{number}".encode() + value[authority.end() :]
+
+    body = _ID_TEXT.sub(lambda m: m[1] + own(m[3]) + m[4], body)
+    return _ID_ATTRIBUTE.sub(lambda m: m[1] + m[2] + own(m[3]) + m[2], body)
 
 
 def name_brand(body: bytes) -> bytes | None:
