@@ -21,6 +21,7 @@ Wall is perf_counter; CPU is getrusage of the process and its children. Nothing 
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import os
 import random
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -213,6 +215,7 @@ def harken_side(urls: list[str], skip: bool, pipe: Connection) -> None:
     from monitor.daemon.wiring import open_app
     from monitor.mail.mailer import FolderMailer
 
+    logging.disable(logging.WARNING)  # the farm's per-source notes, repeated every cycle
     with tempfile.TemporaryDirectory(prefix="harken-farm-") as temporary:
         directory = Path(temporary)
         sources = "".join(
@@ -247,6 +250,8 @@ def harken_side(urls: list[str], skip: bool, pipe: Connection) -> None:
 def reader_side(urls: list[str], pipe: Connection) -> None:
     """Cold and warm update_feeds of lemon24/reader over ``urls``; sends [cold, warm]."""
     from reader import make_reader
+
+    warnings.simplefilter("ignore")  # a warning per feed reader cannot read, every cycle
 
     with tempfile.TemporaryDirectory(prefix="reader-farm-") as temporary:
         reader = make_reader(str(Path(temporary) / "reader.sqlite"))
