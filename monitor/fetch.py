@@ -83,6 +83,10 @@ class Fetcher:
         try:
             with self._client.stream("GET", url, headers=headers, params=params) as response:
                 if response.status_code == 304:
+                    # A 304 has no body, but httpcore hands the connection back to the pool
+                    # only once the response is read to its end; closed unread, it is dropped,
+                    # and a warm cycle would open a connection per feed.
+                    response.read()
                     return None
                 raise_for_status(
                     url,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import threading
 import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -52,6 +54,44 @@ def test_validators_are_sent_and_304_means_nothing_new(
     assert headers["if-none-match"] == '"v1"'
     assert headers["if-modified-since"] == "Tue, 03 Jun 2025 09:00:00 GMT"
     assert headers["user-agent"] == USER_AGENT
+
+
+def test_a_304_leaves_the_connection_open_for_the_next_request(fetcher: Fetcher) -> None:
+    connections: list[int] = []
+
+    class KeepAlive(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps the connection open, as nginx does
+
+        def setup(self) -> None:
+            super().setup()
+            connections.append(1)
+
+        def do_GET(self) -> None:
+            fresh = self.headers.get("If-None-Match") != '"v1"'
+            self.send_response(200 if fresh else 304)
+            self.send_header("ETag", '"v1"')
+            if fresh:
+                self.send_header("Content-Length", "6")
+            self.end_headers()
+            if fresh:
+                self.wfile.write(b"<rss/>")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/feed"
+    try:
+        first = fetcher.get(url)
+        assert first is not None
+        answers = [fetcher.get(url, etag=first.etag) for _ in range(3)]
+        assert answers == [None, None, None]
+        assert len(connections) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_server_dripping_its_body_is_cut_off_by_the_overall_timeout(

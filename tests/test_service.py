@@ -160,6 +160,42 @@ def test_a_pile_on_alerts_once_as_a_spike_with_a_count_and_examples(
         service.close()
 
 
+def test_harken_poll_polls_sources_together_each_failing_alone_and_from_its_own_cursor(
+    tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
+) -> None:
+    names = [f"news{n}" for n in range(6)]
+    for n, name in enumerate(names):
+        http_server.routes[f"/{name}.xml"] = Reply(
+            rss_feed((f"{name}-a", f"Acme story {n}", "Acme shipped something."))
+        )
+    http_server.routes["/news3.xml"] = Reply(b"gone", status=404)
+    harness = Harness(tmp_path)
+    harness.write_config(
+        {name: http_server.url(f"/{name}.xml") for name in names}, smtp_server.port
+    )
+    service = open_app(load_config(harness.config), now=clock)
+    try:
+        first = poll_all(service)
+        assert [summary.source for summary in first] == names  # the config's order
+        assert [summary.stored for summary in first] == [1, 1, 1, 0, 1, 1]
+        assert [summary.error is not None for summary in first] == [
+            False, False, False, True, False, False
+        ]  # fmt: skip
+        assert "404" in (first[3].error or "")
+
+        http_server.routes["/news0.xml"] = Reply(
+            rss_feed(("news0-b", "Acme hires", "Acme opened an office."), ("news0-a", "x", "y"))
+        )
+        clock.now += timedelta(minutes=5)
+        second = poll_all(service)
+        # Each cursor came from the cycle's one read: only news0's new item is new.
+        assert [summary.new for summary in second] == [1, 0, 0, 0, 0, 0]
+        assert [summary.stored for summary in second] == [1, 0, 0, 0, 0, 0]
+        assert second[3].error is not None
+    finally:
+        service.close()
+
+
 def test_feeds_parsed_in_worker_processes_store_the_same_mentions(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
 ) -> None:

@@ -104,6 +104,20 @@ def test_the_cursor_survives_a_restart(database_url: str) -> None:
         second.close()
 
 
+def test_one_read_gives_every_source_s_state_as_its_own_read_does(storage: Storage) -> None:
+    save(storage, [verdict("1")], cursor={"etag": "v1"})
+    storage.record_source_result("failing", NOW, error="HTTP 503 from news.example")
+
+    states = storage.poll_states()
+
+    assert states.keys() == {SOURCE, "failing"}  # a source never polled is missing
+    assert states[SOURCE] == storage.poll_state(SOURCE)
+    assert states["failing"] == storage.poll_state("failing")
+    assert states["failing"][0] == {}
+    assert states["failing"][1] is not None
+    assert states["failing"][1].failing_since == NOW
+
+
 def test_a_verdict_reads_back_equal_to_what_was_saved(storage: Storage) -> None:
     plus_two = timezone(timedelta(hours=2))
     full = Verdict(

@@ -31,6 +31,26 @@ class PollStore(StorageBase):
             health = rows.health(row) if row is not None else None
         return (dict(state) if state is not None else {}), health
 
+    def poll_states(self) -> dict[str, tuple[dict[str, Any], SourceHealth | None]]:
+        """Every source's cursor and health in one read: what a cycle of polls starts from.
+
+        A cycle of a thousand 304s would otherwise spend a read transaction per source on
+        ``poll_state``. Both tables hold one row per source, so reading them whole is cheap and
+        needs no bound on a list of names. A source never polled is missing.
+        """
+        with self._read("read the cursors of every source") as session:
+            cursors: dict[str, dict[str, Any] | None] = {
+                source: state
+                for source, state in session.execute(select(CursorRow.source, CursorRow.state))
+            }
+            healths = {
+                row.source: rows.health(row) for row in session.scalars(select(SourceHealthRow))
+            }
+        return {
+            name: (dict(cursors.get(name) or {}), healths.get(name))
+            for name in cursors.keys() | healths.keys()
+        }
+
     def save_poll(
         self,
         source: str,
