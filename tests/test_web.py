@@ -23,11 +23,11 @@ import pytest
 from monitor.alerts import Links, configured_links
 from monitor.config.load import load_config
 from monitor.config.settings import WebSettings
-from monitor.daemon.link_pages import LinkEndpoint
-from monitor.daemon.web import LinkServer
 from monitor.errors import ConfigError
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
 from monitor.storage import Storage
+from monitor.web.app import create_app
+from monitor.web.serve import WebServer, bind
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
 
@@ -71,8 +71,9 @@ def links() -> Links:
 
 @pytest.fixture
 def client(storage: Storage, links: Links, clock: Clock) -> Iterator[httpx.Client]:
-    server = LinkServer(LinkEndpoint(storage, links, clock, "Europe/London"), "127.0.0.1", 0)
-    server.start()
+    # The links alone, without the inbox (no session secret): everything else is not found.
+    app = create_app(storage, None, now=clock, timezone="Europe/London", links=links)
+    server = WebServer(app, bind("127.0.0.1", 0)).start()
     with httpx.Client(base_url=server.url, timeout=5) as http:
         yield http
     server.stop()

@@ -18,8 +18,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor.config.load import load_config
 from monitor.daemon.scheduler import Heartbeat
-from monitor.daemon.web import LinkServer, serve_links
+from monitor.daemon.web import serve_web
 from monitor.daemon.wiring import open_app
+from monitor.web.serve import WebServer
 from tests.harness import Clock, Harness
 from tests.servers import SmtpServer
 
@@ -41,8 +42,8 @@ def url(tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.start()
     harken = open_app(load_config(harness.config), now=CLOCK)
-    server = serve_links(harken, Heartbeat(scheduler).alive)
-    assert isinstance(server, LinkServer)
+    server = serve_web(harken, Heartbeat(scheduler).alive)
+    assert isinstance(server, WebServer)
     try:
         yield server.url
     finally:

@@ -14,7 +14,6 @@ import hmac
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.alerts.links import MIN_SECRET_LENGTH
@@ -23,6 +22,7 @@ from monitor.daemon.metrics import Metrics, scrape_registry
 from monitor.daemon.metrics import render as render_metrics
 from monitor.errors import DatabaseUnavailable, HarkenError
 from monitor.storage import SourceHealth, Storage
+from monitor.web.ops import Reply
 
 log = logging.getLogger("harken.web")
 
@@ -43,16 +43,6 @@ def health_token(secret: str) -> str:
     """
     digest = hmac.new(secret.encode(), _TOKEN_CONTEXT, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A plain answer: JSON for ``/healthz``, Prometheus text for ``/metrics``."""
-
-    status: int
-    content_type: str
-    body: bytes
-    headers: Mapping[str, str] | None = None
 
 
 def source_state(row: SourceHealth | None) -> str:
