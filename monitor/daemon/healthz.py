@@ -56,8 +56,13 @@ def source_state(row: SourceHealth | None) -> str:
     return "ok" if row.last_success_at is not None else "unknown"
 
 
+# What a `harken web serve` process says of the scheduler: the workers run elsewhere.
+NO_SCHEDULER = "not in this process"
+
+
 class OpsEndpoint:
-    """Answers ``/healthz`` and ``/metrics``."""
+    """Answers ``/healthz`` and ``/metrics``; ``scheduler_alive`` and ``metrics`` are None in
+    a process that runs no jobs (``harken web serve``)."""
 
     PATHS = ("/healthz", "/metrics")
 
@@ -66,8 +71,8 @@ class OpsEndpoint:
         storage: Storage,
         sources: Sequence[str],
         now: Callable[[], datetime],
-        scheduler_alive: Callable[[], bool],
-        metrics: Metrics,
+        scheduler_alive: Callable[[], bool] | None,
+        metrics: Metrics | None,
         token: str | None = None,
     ) -> None:
         self.storage = storage
@@ -105,11 +110,14 @@ class OpsEndpoint:
         """200 while the scheduler runs and the database answers, 503 when the scheduler has
         stopped, a read fails or writes have been failing."""
         now = self.now()
-        alive = self.scheduler_alive()
+        # A lone `harken web` runs no scheduler: its health is its database's.
+        alive = self.scheduler_alive() if self.scheduler_alive is not None else True
         report: dict[str, object] = {
             "status": "ok" if alive else "unavailable",
             "checked_at": now.isoformat(),
-            "scheduler": {"alive": alive, "started_at": self.started_at.isoformat()},
+            "scheduler": {"alive": alive, "started_at": self.started_at.isoformat()}
+            if self.scheduler_alive is not None
+            else NO_SCHEDULER,
         }
         try:
             health = {row.source: row for row in self.storage.source_health()}
