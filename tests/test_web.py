@@ -346,6 +346,9 @@ def test_harken_run_serves_the_links_it_emails_and_stops_cleanly(
         assert SECRET not in text + html
 
         assert httpx.get(ack[0], timeout=5).status_code == 200  # a scanner's pre-fetch
+        # The same server has the web inbox, behind its sign-in.
+        inbox = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert (inbox.status_code, inbox.headers["location"]) == (303, "/login?next=%2F")
         listed = harness.harken("alerts", "list")
         assert re.search(r"^1\s.*\sopen\s", listed.stdout, flags=re.M), listed.stdout
         done = httpx.post(ack[0], data={"by": "alice"}, timeout=5)
@@ -358,6 +361,7 @@ def test_harken_run_serves_the_links_it_emails_and_stops_cleanly(
     assert daemon.returncode == 0, output
     assert f"web: alert links served at http://127.0.0.1:{port}" in output
     assert "harken stopped" in output
+    assert "uvicorn" not in output.lower()  # no access log, no start-up chatter
     assert SECRET not in output
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
