@@ -21,9 +21,10 @@ from monitor.daemon.digests import send_scheduled_digest
 from monitor.daemon.healthz import health_token
 from monitor.daemon.poll import poll_all
 from monitor.daemon.scheduler import Heartbeat
-from monitor.daemon.web import LinkServer, serve_links
+from monitor.daemon.web import serve_web
 from monitor.daemon.wiring import App, open_app
 from monitor.mention import Severity
+from monitor.web.serve import WebServer
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
 
@@ -84,8 +85,8 @@ def daemon(
     else:
         monkeypatch.setenv("HARKEN_TEST_WEB_SECRET", web_secret)
     harken = open_app(load_config(harness.config), now=CLOCK)
-    server = serve_links(harken, Heartbeat(scheduler).alive)
-    assert isinstance(server, LinkServer)
+    server = serve_web(harken, Heartbeat(scheduler).alive)
+    assert isinstance(server, WebServer)
     try:
         yield harken, server.url
     finally:

@@ -23,11 +23,11 @@ import pytest
 from monitor.alerts import Links, configured_links
 from monitor.config.load import load_config
 from monitor.config.settings import WebSettings
-from monitor.daemon.link_pages import LinkEndpoint
-from monitor.daemon.web import LinkServer
 from monitor.errors import ConfigError
 from monitor.mention import Mention, Poll, Sentiment, Severity, Verdict
 from monitor.storage import Storage
+from monitor.web.app import create_app
+from monitor.web.serve import WebServer, bind
 from tests.harness import Clock, Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer, free_port
 
@@ -71,8 +71,9 @@ def links() -> Links:
 
 @pytest.fixture
 def client(storage: Storage, links: Links, clock: Clock) -> Iterator[httpx.Client]:
-    server = LinkServer(LinkEndpoint(storage, links, clock, "Europe/London"), "127.0.0.1", 0)
-    server.start()
+    # The links alone, without the inbox (no session secret): everything else is not found.
+    app = create_app(storage, None, now=clock, timezone="Europe/London", links=links)
+    server = WebServer(app, bind("127.0.0.1", 0)).start()
     with httpx.Client(base_url=server.url, timeout=5) as http:
         yield http
     server.stop()
@@ -345,6 +346,9 @@ def test_harken_run_serves_the_links_it_emails_and_stops_cleanly(
         assert SECRET not in text + html
 
         assert httpx.get(ack[0], timeout=5).status_code == 200  # a scanner's pre-fetch
+        # The same server has the web inbox, behind its sign-in.
+        inbox = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert (inbox.status_code, inbox.headers["location"]) == (303, "/login?next=%2F")
         listed = harness.harken("alerts", "list")
         assert re.search(r"^1\s.*\sopen\s", listed.stdout, flags=re.M), listed.stdout
         done = httpx.post(ack[0], data={"by": "alice"}, timeout=5)
@@ -357,6 +361,7 @@ def test_harken_run_serves_the_links_it_emails_and_stops_cleanly(
     assert daemon.returncode == 0, output
     assert f"web: alert links served at http://127.0.0.1:{port}" in output
     assert "harken stopped" in output
+    assert "uvicorn" not in output.lower()  # no access log, no start-up chatter
     assert SECRET not in output
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/", timeout=2)

@@ -3,6 +3,7 @@ endpoint."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Annotated
@@ -12,6 +13,8 @@ import typer
 from monitor.alerts.links import MIN_SECRET_LENGTH
 from monitor.cli.app import _config, _fail
 from monitor.errors import HarkenError
+
+log = logging.getLogger("harken.web")
 
 web_cli = typer.Typer(help="The web inbox, and the daemon's web endpoint.", no_args_is_help=True)
 
@@ -39,19 +42,21 @@ def web_serve(
         str, typer.Option(metavar="HOST:PORT", help="where to serve the inbox")
     ] = "127.0.0.1:8080",
 ) -> None:
-    """Serve the web inbox alone, against the config's database (see README, "Web inbox")."""
-    import uvicorn
-
+    """Serve the web inbox and the alert links alone, against the config's database, with
+    /healthz and /metrics (see README, "Web inbox")."""
+    from monitor.alerts.links import Links
     from monitor.daemon import wiring
+    from monitor.daemon.healthz import OpsEndpoint, details_token
     from monitor.storage import Storage
     from monitor.web.app import create_app
+    from monitor.web.serve import WebServer, bind
 
     config = _config()
-    secret_env = config.settings.web.secret_env
-    secret = os.environ.get(secret_env, "") if secret_env else ""
+    web = config.settings.web
+    secret = os.environ.get(web.secret_env, "") if web.secret_env else ""
     if len(secret) < MIN_SECRET_LENGTH:
         print(
-            f"harken web will not start: the environment variable {secret_env or '([web] secret_env is empty)'} "
+            f"harken web will not start: the environment variable {web.secret_env or '([web] secret_env is empty)'} "
             f"must hold a random secret of {MIN_SECRET_LENGTH}+ characters to sign sessions with; "
             'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"',
             file=sys.stderr,
@@ -66,18 +71,31 @@ def web_serve(
     except HarkenError as error:
         raise _fail(error) from None
     settings = config.settings
+    sources = tuple(sorted(settings.sources))
+    # No scheduler and no jobs here: /healthz says the scheduler is "not in this process"
+    # and answers 200 while the database does; /metrics has the database's gauges.
+    ops = OpsEndpoint(
+        storage, sources, wiring.utc_now, None, None, details_token(web.secret_env, os.environ)
+    )
+    # The links `harken run` emails carry the same secret's signature, wherever they point.
+    links = Links(secret, web.link_base or f"http://{listen}", web.link_ttl)
     app = create_app(
         storage,
         secret,
         now=wiring.utc_now,
         timezone=settings.organisation.timezone,
-        sources=tuple(sorted(settings.sources)),
+        sources=sources,
+        links=links,
+        ops=ops,
     )
     try:
-        # proxy_headers off: the client's own address is what the sign-in rate limit counts,
-        # and an X-Forwarded-For header from anyone would otherwise let them pick another.
-        uvicorn.run(
-            app, host=host.strip("[]"), port=int(port), proxy_headers=False, log_config=None
-        )
+        server = WebServer(app, bind(host.strip("[]"), int(port)))
+    except OSError as error:
+        storage.close()
+        print(f"harken web: cannot listen on {listen}: {error.strerror or error}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    log.info("web: the web inbox and alert links served at %s", server.url)
+    try:
+        server.run()
     finally:
         storage.close()

@@ -14,7 +14,6 @@ import hmac
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.alerts.links import MIN_SECRET_LENGTH
@@ -23,6 +22,7 @@ from monitor.daemon.metrics import Metrics, scrape_registry
 from monitor.daemon.metrics import render as render_metrics
 from monitor.errors import DatabaseUnavailable, HarkenError
 from monitor.storage import SourceHealth, Storage
+from monitor.web.ops import Reply
 
 log = logging.getLogger("harken.web")
 
@@ -45,16 +45,6 @@ def health_token(secret: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-@dataclass(frozen=True)
-class Reply:
-    """A plain answer: JSON for ``/healthz``, Prometheus text for ``/metrics``."""
-
-    status: int
-    content_type: str
-    body: bytes
-    headers: Mapping[str, str] | None = None
-
-
 def source_state(row: SourceHealth | None) -> str:
     """One word for a source: ok, failing, disabled, or unknown before its first poll."""
     if row is None:
@@ -66,8 +56,13 @@ def source_state(row: SourceHealth | None) -> str:
     return "ok" if row.last_success_at is not None else "unknown"
 
 
+# What a `harken web serve` process says of the scheduler: the workers run elsewhere.
+NO_SCHEDULER = "not in this process"
+
+
 class OpsEndpoint:
-    """Answers ``/healthz`` and ``/metrics``."""
+    """Answers ``/healthz`` and ``/metrics``; ``scheduler_alive`` and ``metrics`` are None in
+    a process that runs no jobs (``harken web serve``)."""
 
     PATHS = ("/healthz", "/metrics")
 
@@ -76,8 +71,8 @@ class OpsEndpoint:
         storage: Storage,
         sources: Sequence[str],
         now: Callable[[], datetime],
-        scheduler_alive: Callable[[], bool],
-        metrics: Metrics,
+        scheduler_alive: Callable[[], bool] | None,
+        metrics: Metrics | None,
         token: str | None = None,
     ) -> None:
         self.storage = storage
@@ -115,11 +110,14 @@ class OpsEndpoint:
         """200 while the scheduler runs and the database answers, 503 when the scheduler has
         stopped, a read fails or writes have been failing."""
         now = self.now()
-        alive = self.scheduler_alive()
+        # A lone `harken web` runs no scheduler: its health is its database's.
+        alive = self.scheduler_alive() if self.scheduler_alive is not None else True
         report: dict[str, object] = {
             "status": "ok" if alive else "unavailable",
             "checked_at": now.isoformat(),
-            "scheduler": {"alive": alive, "started_at": self.started_at.isoformat()},
+            "scheduler": {"alive": alive, "started_at": self.started_at.isoformat()}
+            if self.scheduler_alive is not None
+            else NO_SCHEDULER,
         }
         try:
             health = {row.source: row for row in self.storage.source_health()}

@@ -14,7 +14,7 @@ from monitor.urls import without_credentials
 
 # Keys passed with extra={...} that say what a record is about; JSON lines carry them as fields.
 CONTEXT = ("source", "mention", "alert")
-NOISY = ("httpx", "httpcore", "alembic", "apscheduler")
+NOISY = ("httpx", "httpcore", "alembic", "apscheduler", "uvicorn")
 
 
 # Header values a library may log at DEBUG (tweepy logs every request's headers): whatever

@@ -104,7 +104,7 @@ class Metrics:
 class _DatabaseCollector(Collector):
     """Gauges read at each scrape: the scheduler, and what the database holds."""
 
-    def __init__(self, storage: Storage, scheduler_alive: Callable[[], bool]) -> None:
+    def __init__(self, storage: Storage, scheduler_alive: Callable[[], bool] | None) -> None:
         self.storage = storage
         self.scheduler_alive = scheduler_alive
 
@@ -112,9 +112,9 @@ class _DatabaseCollector(Collector):
         return ()  # registering must not touch the database
 
     def collect(self) -> Iterable[Metric]:
-        yield _gauge(
-            "harken_scheduler_up", "1 while the scheduler runs the polls.", self.scheduler_alive()
-        )
+        if self.scheduler_alive is not None:
+            alive = self.scheduler_alive()
+            yield _gauge("harken_scheduler_up", "1 while the scheduler runs the polls.", alive)
         try:
             counts = self.storage.alert_counts()
             health = self.storage.source_health()
@@ -160,12 +160,13 @@ class _DatabaseCollector(Collector):
 
 
 def scrape_registry(
-    storage: Storage, scheduler_alive: Callable[[], bool], metrics: Metrics
+    storage: Storage, scheduler_alive: Callable[[], bool] | None, metrics: Metrics | None
 ) -> CollectorRegistry:
     """Everything ``/metrics`` shows: the counters, the database's gauges, the process's
-    memory and CPU."""
+    memory and CPU. A process without jobs (None) has no counters and no scheduler gauge."""
     registry = CollectorRegistry()
-    registry.register(metrics.registry)
+    if metrics is not None:
+        registry.register(metrics.registry)
     registry.register(_DatabaseCollector(storage, scheduler_alive))
     ProcessCollector(registry=registry)
     return registry

@@ -37,7 +37,7 @@ from monitor.daemon.rules import reload_rules
 from monitor.daemon.silence import check_silence
 from monitor.daemon.spikes import check_spikes
 from monitor.daemon.startup import FirstPoll, log_start
-from monitor.daemon.web import serve_links
+from monitor.daemon.web import serve_web
 from monitor.daemon.wiring import App
 from monitor.duration import plural
 from monitor.source import Source
@@ -290,12 +290,12 @@ def run_until_stopped(
     )
     log_start(app)
     scheduler.resume()
-    links = serve_links(app, heartbeat.alive)
+    web = serve_web(app, heartbeat.alive)
     try:
         stop.wait()
     finally:
-        if links is not None:
-            links.stop()
+        if web is not None:
+            web.stop()
         # The shutdown waits for the jobs under way in a thread of its own, so the wait can end.
         waiting = threading.Thread(target=scheduler.shutdown, name="shutdown", daemon=True)
         waiting.start()

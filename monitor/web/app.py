@@ -18,9 +18,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.web import auth, views
+from monitor.web.link_pages import NOT_A_LINK, LinkEndpoint
+from monitor.web.links import page_response
+from monitor.web.links import routes as link_routes
+from monitor.web.ops import Ops
+from monitor.web.ops import routes as ops_routes
 from monitor.web.sessions import COOKIE, LIFETIME, SessionSigner
 
 if TYPE_CHECKING:
+    from monitor.alerts.links import Links
     from monitor.storage import Storage
 
 HERE = Path(__file__).parent
@@ -40,7 +46,7 @@ SECURITY_HEADERS = [
 class _Headers:
     """Security headers on every response, and the session cookie when a route set one."""
 
-    def __init__(self, app: ASGIApp, signer: SessionSigner) -> None:
+    def __init__(self, app: ASGIApp, signer: SessionSigner | None) -> None:
         self.app = app
         self.signer = signer
 
@@ -51,12 +57,13 @@ class _Headers:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [
-                    *(h for h in message.get("headers", []) if h[0].lower() != b"x-frame-options"),
-                    *SECURITY_HEADERS,
-                ]
+                headers = list(message.get("headers", []))
+                # A route's own header wins: the alert link pages have a stricter referrer
+                # policy and a CSP of their own, and two CSPs would each be enforced.
+                given = {name.lower() for name, _value in headers}
+                headers += [h for h in SECURITY_HEADERS if h[0] not in given]
                 session = scope.get("harken.set_session")
-                if session is not None:
+                if session is not None and self.signer is not None:
                     headers.append(
                         (b"set-cookie", _cookie(self.signer, scope, session).encode("latin-1"))
                     )
@@ -70,6 +77,10 @@ def _cookie(signer: SessionSigner, scope: Scope, session: Any) -> str:
     secure = "; Secure" if scope.get("scheme") == "https" else ""
     max_age = int(LIFETIME.total_seconds())
     return f"{COOKIE}={signer.dump(session)}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+
+
+async def _not_a_link(request: Request, exc: Exception) -> Response:
+    return page_response(NOT_A_LINK)
 
 
 def _environment(timezone: str) -> jinja2.Environment:
@@ -96,13 +107,28 @@ def _web_link(url: str) -> str | None:
 
 def create_app(
     storage: Storage,
-    secret: str,
+    secret: str | None,
     *,
     now: Callable[[], datetime],
     timezone: str = "UTC",
     sources: tuple[str, ...] = (),
+    links: Links | None = None,
+    ops: Ops | None = None,
 ) -> ASGIApp:
-    """The inbox over ``storage``, its sessions signed with ``secret``."""
+    """The inbox over ``storage``, its sessions signed with ``secret``; the alert links
+    ``links`` signs; ``/healthz`` and ``/metrics`` when given ``ops``.
+
+    Without a ``secret`` there is no inbox: only ``/healthz`` and ``/metrics`` answer, and
+    every other address is 404, as the daemon's endpoint always answered without one.
+    """
+    endpoint = LinkEndpoint(storage, links, now, timezone) if links is not None else None
+    extra = [*(ops_routes(ops) if ops is not None else [])]
+    if secret is None:
+        app = Starlette(
+            routes=[*link_routes(endpoint, None), *extra],
+            exception_handlers={404: _not_a_link},
+        )
+        return _Headers(app, None)
     environment = _environment(timezone)
 
     def render(
@@ -121,11 +147,11 @@ def create_app(
     routes = [
         Route("/", views.inbox),
         Route("/mentions/{mention_id:int}", views.mention),
-        Route("/alerts/{alert_id:int}/{verb:str}", views.answer, methods=["POST"]),
+        *link_routes(endpoint, views.answer),
         Route("/login", views.login_form),
         Route("/login", views.sign_in, methods=["POST"]),
         Route("/logout", views.sign_out, methods=["POST"]),
-        Route("/healthz", views.healthz),
+        *extra,
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)

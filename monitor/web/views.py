@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from monitor.alerts.history import NAME_LIMIT, NOTE_LIMIT, clean_text
 from monitor.errors import SearchError
@@ -29,10 +29,6 @@ PAGE_SIZE = 50
 # someone guessing cannot lock a colleague out from elsewhere.
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
-
-
-async def healthz(request: Request) -> Response:
-    return PlainTextResponse("ok")
 
 
 @auth.page(auth.READ)

@@ -49,7 +49,7 @@ PAGE_HEADERS = {
 }
 
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("monitor.daemon", "pages"),
+    loader=jinja2.PackageLoader("monitor.web", "pages"),
     autoescape=jinja2.select_autoescape(["html.j2"]),
     undefined=jinja2.StrictUndefined,  # a misspelt name fails a test, not a user's page
     trim_blocks=True,
