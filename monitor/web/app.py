@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.web import auth, views
+from monitor.web import auth, labels, views
 from monitor.web.sessions import COOKIE, LIFETIME, SessionSigner
 
 if TYPE_CHECKING:
@@ -126,6 +126,7 @@ def create_app(
         Route("/login", views.sign_in, methods=["POST"]),
         Route("/logout", views.sign_out, methods=["POST"]),
         Route("/healthz", views.healthz),
+        *labels.routes,
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)
