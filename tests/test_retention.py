@@ -83,6 +83,21 @@ def test_purge_removes_old_mentions_with_their_alerts_and_keeps_recent_ones(
     assert rows_in(database_url, "verdicts") == rows_in(database_url, "sightings") == 1
 
 
+def test_purge_removes_labels_with_their_mention(storage: Storage, database_url: str) -> None:
+    store(storage, OLD, mention_verdict("old", "Acme was slow"))
+    store(storage, NOW, mention_verdict("new", "Acme today"))
+    ids = {m.item_id: m.id for m in storage.find_mentions(MentionQuery(), 10)}
+    for item_id in ("old", "new"):
+        storage.add_label(ids[item_id], "sentiment", "negative", who="ann", now=NOW)
+    storage.add_label(ids["old"], "relevance", "not_ours", who="bo", now=NOW)
+
+    storage.purge_mentions(NOW - timedelta(days=400))
+
+    assert storage.labels(ids["old"]) == []
+    assert [label.value for label in storage.labels(ids["new"])] == ["negative"]
+    assert rows_in(database_url, "labels") == 1
+
+
 def test_purge_works_through_many_small_batches(storage: Storage) -> None:
     store(storage, OLD, *(mention_verdict(f"old-{n}", f"Acme {n}") for n in range(7)))
     store(storage, NOW, mention_verdict("new", "Acme today"))

@@ -4,7 +4,19 @@ One module per command group. Each imports the daemon's heavier modules (storage
 scheduler) inside the commands that need them, so `harken triage` starts quickly.
 """
 
-from monitor.cli import alerts, digest, doctor, mentions, rules, run, sources, triage, users, web
+from monitor.cli import (
+    alerts,
+    digest,
+    doctor,
+    labels,
+    mentions,
+    rules,
+    run,
+    sources,
+    triage,
+    users,
+    web,
+)
 from monitor.cli.app import cli
 
 # Registered here, not beside their definitions: `harken --help` lists them in this order.
@@ -18,6 +30,7 @@ cli.add_typer(rules.rules_cli, name="rules")
 cli.add_typer(sources.sources_cli, name="sources")
 cli.add_typer(alerts.alerts_cli, name="alerts")
 cli.add_typer(mentions.mentions_cli, name="mentions")
+cli.add_typer(labels.labels_cli, name="labels")
 cli.add_typer(users.users_cli, name="users")
 cli.add_typer(web.web_cli, name="web")
 

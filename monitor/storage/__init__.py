@@ -9,6 +9,7 @@ schema is created and upgraded by the Alembic migrations in ``migrations/`` when
 from monitor.storage.alert_history import AlertHistoryStore
 from monitor.storage.digests import DigestStore
 from monitor.storage.health import HealthStore
+from monitor.storage.labels import KINDS, Label, LabelledMention, LabelStore
 from monitor.storage.outbox import OutboxStore
 from monitor.storage.polls import PollStore
 from monitor.storage.records import (
@@ -41,18 +42,22 @@ class Storage(
     SearchStore,
     RetentionStore,
     UserStore,
+    LabelStore,
 ):
     """Mentions, verdicts, cursors, source health, the alert outbox, digests, search and
-    retention and web users, in SQL."""
+    retention, web users and their labels, in SQL."""
 
 
 __all__ = [
+    "KINDS",
     "ROLES",
     "AlertChange",
     "AlertEvent",
     "AlertStatus",
     "DigestSend",
     "FoundMention",
+    "Label",
+    "LabelledMention",
     "MentionQuery",
     "OpenAlert",
     "PendingAlert",

@@ -275,3 +275,21 @@ class SignInFailureRow(Base):
     at: Mapped[datetime] = mapped_column(index=True)
 
     __table_args__ = (Index("ix_sign_in_failures_name_address", "name", "address"),)
+
+
+class LabelRow(Base):
+    """A person's correction of a verdict (0010): what they say the mention is, and what Harken
+    said at the time, so agreement holds still when rules change later. Never updated: a newer
+    label of the same kind supersedes it for current reads, and both stay as history."""
+
+    __tablename__ = "labels"
+    __table_args__ = (Index("ix_labels_mention_id_kind", "mention_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # relevance | sentiment | severity
+    value: Mapped[str] = mapped_column(String(20))
+    harken_value: Mapped[str] = mapped_column(String(20))  # the verdict's, when labelled
+    who: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(index=True)
+    note: Mapped[str | None]

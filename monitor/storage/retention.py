@@ -1,4 +1,4 @@
-"""Forgetting old mentions: each with its verdict, sightings, alerts and their history.
+"""Forgetting old mentions: each with its verdict, sightings, labels, alerts and their history.
 
 A purge deletes a batch of mentions per transaction, so a purge of millions never holds the
 write lock (SQLite's is the whole database) for longer than one batch: polls and
@@ -19,6 +19,7 @@ from monitor.storage.models import (
     MENTION_ALERT,
     AlertEventRow,
     AlertRow,
+    LabelRow,
     MentionRow,
     SightingRow,
     VerdictRow,
@@ -82,6 +83,7 @@ def _delete_batch(session: Session, ids: list[int]) -> int:
     )
     session.execute(delete(AlertRow).where(AlertRow.mention_id.in_(ids)))
     session.execute(delete(SightingRow).where(SightingRow.mention_id.in_(ids)))
+    session.execute(delete(LabelRow).where(LabelRow.mention_id.in_(ids)))
     session.execute(delete(VerdictRow).where(VerdictRow.mention_id.in_(ids)))
     session.execute(delete(MentionRow).where(MentionRow.id.in_(ids)))
     return int(alerts or 0)

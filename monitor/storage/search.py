@@ -36,6 +36,7 @@ from sqlalchemy.orm import aliased
 
 from monitor.errors import SearchError
 from monitor.storage.base import StorageBase
+from monitor.storage.labels import RELEVANCE, current_value
 from monitor.storage.models import (
     MENTION_ALERT,
     SEARCH_DOCUMENT,
@@ -67,6 +68,7 @@ class MentionQuery:
     tags: tuple[str, ...] = ()  # any case
     authors: tuple[str, ...] = ()  # any case, whole name
     states: tuple[str, ...] = ()  # of its alert: open | acknowledged | resolved | none
+    relevance: tuple[str, ...] = ()  # as people currently label it: not_ours | ours
     text: str = ""  # words and "quoted phrases", all of them in the title, text or author
     # Keyset paging: only mentions stored before this one. Newest first is id order (see
     # _select), so the next page starts below the last id shown, as fast at a million rows as
@@ -217,6 +219,8 @@ def _conditions(query: MentionQuery, postgresql: bool) -> list[ColumnElement[boo
         conditions.append(_any_element(VerdictRow.brands, query.brands, postgresql))
     if query.tags:
         conditions.append(_any_element(VerdictRow.tags, query.tags, postgresql))
+    if query.relevance:
+        conditions.append(current_value(RELEVANCE).in_(query.relevance))
     if query.states:
         named = [state for state in query.states if state != NO_ALERT]
         either = [_Alert.state.in_(named)] if named else []

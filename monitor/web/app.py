@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.web import auth, views
+from monitor.web import auth, labels, views
 from monitor.web.link_pages import NOT_A_LINK, LinkEndpoint
 from monitor.web.links import page_response
 from monitor.web.links import routes as link_routes
@@ -151,6 +151,7 @@ def create_app(
         Route("/login", views.login_form),
         Route("/login", views.sign_in, methods=["POST"]),
         Route("/logout", views.sign_out, methods=["POST"]),
+        *labels.routes,
         *extra,
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]

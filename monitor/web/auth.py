@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("harken.web")
 
 READ, ANSWER = "read", "answer"  # see mentions; acknowledge and resolve alerts
+CORRECT = "correct"  # label a verdict wrong: not ours, another sentiment or severity
 PERMISSIONS = {
-    "admin": frozenset({READ, ANSWER}),
-    "responder": frozenset({READ, ANSWER}),
+    "admin": frozenset({READ, ANSWER, CORRECT}),
+    "responder": frozenset({READ, ANSWER, CORRECT}),
     "viewer": frozenset({READ}),
 }
 

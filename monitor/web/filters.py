@@ -19,6 +19,7 @@ STATES = {
     "acknowledged": "acknowledged",
     "resolved": "resolved",
     "none": "no alert",
+    "not_ours": "not ours",  # not an alert state: people's label, read from MentionQuery.relevance
 }
 FIELDS = ("period", "brand", "severity", "sentiment", "source", "tag", "state", "q")
 
@@ -32,6 +33,7 @@ class InboxFilters:
 
     def query(self, now: datetime, timezone: str) -> MentionQuery:
         period = self.values.get("period", "")
+        state = self.values.get("state")
         return MentionQuery(
             since=parse_moment(period, now, timezone) if period else None,
             brands=_one(self.values.get("brand")),
@@ -39,7 +41,8 @@ class InboxFilters:
             sentiments=_one(self.values.get("sentiment")),
             sources=_one(self.values.get("source")),
             tags=_one(self.values.get("tag")),
-            states=_one(self.values.get("state")),
+            states=() if state == "not_ours" else _one(state),
+            relevance=("not_ours",) if state == "not_ours" else (),
             text=self.values.get("q", ""),
             before_id=self.before,
         )

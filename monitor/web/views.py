@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from monitor.alerts.history import NAME_LIMIT, NOTE_LIMIT, clean_text
 from monitor.errors import SearchError
-from monitor.web import auth
+from monitor.web import auth, labels
 from monitor.web.filters import PERIODS, SENTIMENTS, SEVERITIES, STATES, read_filters
 from monitor.web.passwords import check_password
 
@@ -43,11 +43,14 @@ async def inbox(request: Request) -> Response:
     except (SearchError, ValueError) as error:
         problem = str(error)
     older = filters.page_after(found[PAGE_SIZE - 1].id) if len(found) > PAGE_SIZE else None
+    shown = [m.id for m in found[:PAGE_SIZE]]
+    not_ours = await run_in_threadpool(ctx.storage.not_ours_among, shown)
     return ctx.render(
         request,
         "inbox.html.j2",
         {
             "mentions": found[:PAGE_SIZE],
+            "not_ours": not_ours,
             "filters": filters.values,
             "older": older,
             "paged": filters.before is not None,
@@ -82,10 +85,11 @@ async def mention(request: Request) -> Response:
         return ctx.render(
             request, "error.html.j2", {"why": f"There is no mention {mention_id}."}, 404
         )
+    corrections = labels.panel(await run_in_threadpool(ctx.storage.labels, mention_id))
     return ctx.render(
         request,
         "mention.html.j2",
-        {"mention": found, "sightings": sightings, "alerts": alerts},
+        {"mention": found, "sightings": sightings, "alerts": alerts, **corrections},
     )
 
 
