@@ -160,7 +160,7 @@ def test_a_pile_on_alerts_once_as_a_spike_with_a_count_and_examples(
         service.close()
 
 
-def test_harken_poll_polls_sources_together_each_failing_alone_and_from_its_own_cursor(
+def test_harken_poll_reads_every_cursor_at_once_and_each_source_fails_alone(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     names = [f"news{n}" for n in range(6)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from monitor.daemon.deliver import deliver_alerts
@@ -50,15 +49,12 @@ def poll_one(
     return summary
 
 
-# `harken poll` polls this many sources at once, as many as the daemon's scheduler runs: a poll
-# spends much of its time waiting on the network, and each still fails alone. Storage takes
-# SQLite's write lock per transaction (BEGIN IMMEDIATE with a busy timeout), and a 304 writes
-# nothing, so a few threads queue for it without a storm.
-POLL_THREADS = 4
+def poll_all(app: App) -> list[PollSummary]:
+    """Poll every source once, whatever its health (``harken poll``), in config order.
 
-
-def poll_all(app: App, threads: int = POLL_THREADS) -> list[PollSummary]:
-    """Poll every source once, whatever its health (``harken poll``); summaries in source order."""
+    One after another, not together: when two sources carry one story, the first in the config
+    is the one stored (the other a sighting of it), whatever the network's timing.
+    """
     try:
         # One read for the whole cycle; a source missing from it was never polled.
         states: dict[str, tuple[Cursor, SourceHealth | None]] | None = dict(
@@ -71,10 +67,7 @@ def poll_all(app: App, threads: int = POLL_THREADS) -> list[PollSummary]:
         state = None if states is None else states.get(source.name, ({}, None))
         return poll_one(app, source, state)
 
-    if threads <= 1 or len(app.sources) <= 1:
-        return [poll(source) for source in app.sources]
-    with ThreadPoolExecutor(threads, thread_name_prefix="harken-poll") as pool:
-        return list(pool.map(poll, app.sources))
+    return [poll(source) for source in app.sources]
 
 
 def scheduled_poll(app: App, source: Source) -> PollSummary | None:
