@@ -26,7 +26,9 @@ class Daemon:
                 cwd=harness.folder,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "NO_COLOR": "1"},
+                # PYTHONFAULTHANDLER: a daemon that will not stop is made to print every
+                # thread's stack (stop() sends SIGABRT), so the test says where it hung.
+                env={**os.environ, "NO_COLOR": "1", "PYTHONFAULTHANDLER": "1"},
                 # Its own group, so the feed parsers it forks die with it and nothing is left over.
                 start_new_session=True,
             )
@@ -48,7 +50,17 @@ class Daemon:
         """SIGTERM to the daemon and the processes it started, as systemd stops a service; its
         exit status."""
         os.killpg(self.process.pid, signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGABRT)
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+            raise AssertionError(
+                f"harken run did not stop within {timeout:.0f} s of SIGTERM; its log, with "
+                f"the stack of every thread at the end:\n{self.output()[-20000:]}"
+            ) from None
 
     def close(self) -> None:
         if self.process.poll() is None:
