@@ -100,6 +100,7 @@ def remembered(database: Path) -> list[str]:
     return sorted(json.loads(str(cursor)).get("seen", []))
 
 
+@pytest.mark.slow
 def test_a_stop_grace_that_is_not_a_duration_is_refused_before_anything_starts(
     tmp_path: Path, http_server: HttpServer
 ) -> None:

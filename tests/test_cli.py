@@ -147,6 +147,7 @@ def test_a_broken_rule_file_is_named_and_nothing_starts(
     assert not http_server.requests  # nothing was polled with a broken rule set
 
 
+@pytest.mark.slow
 def test_rules_check_passes_on_the_shipped_rules(harness: Harness) -> None:
     result = harness.harken("rules", "check")
     assert result.returncode == 0, result.stdout
@@ -183,6 +184,7 @@ def test_hostile_text_is_escaped_in_html_and_kept_out_of_headers(
     assert "&lt;script&gt;" in html
 
 
+@pytest.mark.slow
 def test_triage_reads_json_lines_and_reports_bad_lines_by_number(harness: Harness) -> None:
     lines = [
         json.dumps(
@@ -300,6 +302,7 @@ def test_demo_runs_offline_and_writes_what_it_would_send(tmp_path: Path) -> None
     assert len({bar for bar in chart if bar != "▁"}) >= 2, chart
 
 
+@pytest.mark.slow
 def test_triage_keeps_input_order_across_worker_processes(harness: Harness) -> None:
     lines = [
         json.dumps({"id": n, "text": f"Acme order {n} arrived late, awful"}) for n in range(1, 1001)
@@ -405,6 +408,7 @@ def test_sources_test_shows_what_would_be_stored_and_stores_nothing(harness: Har
     assert 'no source "nope"' in unknown.stderr
 
 
+@pytest.mark.slow
 def test_rules_test_explains_one_post(harness: Harness) -> None:
     result = harness.harken(
         "rules", "test", "Acme is awful, terrible, I hate them", "--followers", "50"
@@ -480,6 +484,7 @@ def test_json_logs_name_the_source_and_never_carry_a_secret(
     assert secret not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_triage_reads_drawn_out_words_and_what_a_customer_cannot_do(harness: Harness) -> None:
     lines = [
         {"id": 1, "text": "@acme I cannot see my photos since the update"},

@@ -45,6 +45,7 @@ def harken(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("option", ["--config", "-c"])
+@pytest.mark.slow
 def test_config_is_accepted_after_the_command_name(tmp_path: Path, option: str) -> None:
     result = harken("rules", "check", option, str(REPO / "config.toml"), cwd=tmp_path)
 
@@ -52,6 +53,7 @@ def test_config_is_accepted_after_the_command_name(tmp_path: Path, option: str) 
     assert "config config.toml is valid" in result.stdout
 
 
+@pytest.mark.slow
 def test_doctor_takes_config_after_its_name(tmp_path: Path) -> None:
     config = tmp_path / "elsewhere.toml"
     shipped = (REPO / "config.toml").read_text(encoding="utf-8")
@@ -69,6 +71,7 @@ def test_doctor_takes_config_after_its_name(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_outside_the_project_folder_the_error_says_how_to_point_at_a_config(
     tmp_path: Path,
 ) -> None:
@@ -82,6 +85,7 @@ def test_outside_the_project_folder_the_error_says_how_to_point_at_a_config(
     ]
 
 
+@pytest.mark.slow
 def test_help_reads_as_written(tmp_path: Path) -> None:
     result = harken("digest", "--help", cwd=tmp_path)
     shown = " ".join(result.stdout.split())  # as read, whatever the terminal's width
@@ -94,6 +98,7 @@ def test_help_reads_as_written(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+@pytest.mark.slow
 def test_no_help_shows_type_names_for_metavars(tmp_path: Path, command: list[str]) -> None:
     result = harken(*command, "--help", cwd=tmp_path)
 

@@ -22,6 +22,7 @@ notify = ["oncall"]
 """
 
 
+@pytest.mark.slow
 def test_doctor_fails_a_channel_whose_variable_is_unset(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:
@@ -38,6 +39,7 @@ def test_doctor_fails_a_channel_whose_variable_is_unset(
     ) in result.stdout
 
 
+@pytest.mark.slow
 def test_doctor_passes_a_channel_whose_variable_is_set(
     tmp_path: Path,
     http_server: HttpServer,
@@ -56,6 +58,7 @@ def test_doctor_passes_a_channel_whose_variable_is_set(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_doctor_reaches_each_source_once_and_fails_those_it_cannot_reach(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:
@@ -90,6 +93,7 @@ def test_doctor_reaches_each_source_once_and_fails_those_it_cannot_reach(
     assert sorted(asked) == ["/broken.xml", "/news.xml"]  # one short request each
 
 
+@pytest.mark.slow
 def test_doctor_reaches_the_sources_at_the_same_time(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.harness import REPO
 
 CONFIG = REPO / "config.toml"
@@ -79,6 +81,7 @@ def _good_line(draw: random.Random, number: int) -> bytes:
     return json.dumps(fields).encode()
 
 
+@pytest.mark.slow
 def test_a_few_hundred_hostile_lines_are_each_named_and_every_good_line_answered(
     tmp_path: Path,
 ) -> None:
@@ -126,6 +129,7 @@ def test_out_of_range_dates_and_bad_numbers_are_explained(tmp_path: Path) -> Non
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["ok"]
 
 
+@pytest.mark.slow
 def test_a_five_megabyte_post_is_triaged_in_seconds(tmp_path: Path) -> None:
     # Before sentiment read each sentence's own brand hits, this took minutes: every sentence
     # looked at every hit in the post.

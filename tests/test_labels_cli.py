@@ -89,6 +89,7 @@ def test_jsonl_round_trips_hostile_text_and_says_which_label_is_current(labelled
     assert datetime.fromisoformat(second["at"]).utcoffset() == timedelta(0)
 
 
+@pytest.mark.slow
 def test_csv_to_a_file_round_trips_and_since_narrows(labelled: Path) -> None:
     out = labelled / "labels.csv"
     done = harken(

@@ -177,6 +177,7 @@ def test_healthz_has_no_details_for_anyone_without_a_link_secret(
     assert "missing.xml" not in reply.text
 
 
+@pytest.mark.slow
 def test_web_token_prints_the_token_healthz_accepts(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

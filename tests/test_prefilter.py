@@ -89,6 +89,7 @@ def check_corpus(files: list[Path]) -> int:
     return cut_files
 
 
+@pytest.mark.slow
 def test_every_shared_feed_names_the_same_brands_with_and_without_skipping() -> None:
     if not SHARED_FEEDS.is_dir():
         if os.environ.get("CI") == "true":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from monitor.config.load import load_config
 from monitor.errors import ConfigError
 from tests.harness import Harness
@@ -13,6 +15,7 @@ from tests.test_rules import problems, write
 RULE = '[[rule]]\nname = "r"\ndescription = "R"\n'
 
 
+@pytest.mark.slow
 def test_rules_check_names_a_reply_without_a_template_and_the_ones_there_are(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:

@@ -113,6 +113,7 @@ def harken(config: Path, log_format: str, *args: str) -> subprocess.CompletedPro
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
+@pytest.mark.slow
 def test_verbose_runs_of_every_source_kind_never_show_a_secret(
     tmp_path: Path, http_server: HttpServer, log_format: str
 ) -> None:

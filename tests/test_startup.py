@@ -6,6 +6,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.daemon import Daemon
 from tests.harness import Harness, rss_feed
 from tests.servers import HttpServer, Reply, SmtpServer
@@ -33,6 +35,7 @@ def harness_with_a_dead_source(
     return harness
 
 
+@pytest.mark.slow
 def test_run_says_what_is_happening_and_what_to_try_next(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:
@@ -73,6 +76,7 @@ def test_run_says_what_is_happening_and_what_to_try_next(
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC, (just now|\d+ min ago)", news), news
 
 
+@pytest.mark.slow
 def test_other_commands_say_nothing_of_the_link_secret(
     tmp_path: Path, http_server: HttpServer, smtp_server: SmtpServer
 ) -> None:

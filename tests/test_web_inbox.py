@@ -77,6 +77,7 @@ def test_a_wrong_password_is_refused_and_logged_without_it(
     assert "not the password at all" not in logged
 
 
+@pytest.mark.slow
 def test_sign_ins_are_refused_after_repeated_failures(inbox: Inbox) -> None:
     with inbox.client() as client:
         for _ in range(MAX_FAILURES):
@@ -132,6 +133,7 @@ def test_a_mention_page_renders_hostile_text_inert(inbox: Inbox) -> None:
         assert 'href="javascript' not in page.lower()
 
 
+@pytest.mark.slow
 def test_a_responder_acknowledges_and_resolves_an_alert(inbox: Inbox, tmp_path: Path) -> None:
     with inbox.signed_in("rory") as client:
         page = client.get(f"/mentions/{inbox.outage_id}").text
@@ -195,6 +197,7 @@ def test_every_response_carries_the_security_headers(inbox: Inbox) -> None:
             assert headers["referrer-policy"] == "same-origin"
 
 
+@pytest.mark.slow
 def test_signing_out_and_a_password_change_end_the_session(inbox: Inbox, tmp_path: Path) -> None:
     with inbox.signed_in("vic") as client:
         page = client.get("/").text
@@ -208,6 +211,7 @@ def test_signing_out_and_a_password_change_end_the_session(inbox: Inbox, tmp_pat
         assert client.get("/").status_code == 303
 
 
+@pytest.mark.slow
 def test_users_are_added_listed_and_never_take_a_password_from_argv(tmp_path: Path) -> None:
     write_config(tmp_path, "")
     added = harken(
@@ -252,6 +256,7 @@ def test_users_are_added_listed_and_never_take_a_password_from_argv(tmp_path: Pa
     assert argv.returncode == 2
 
 
+@pytest.mark.slow
 def test_harken_web_serve_needs_the_secret_and_then_serves(tmp_path: Path) -> None:
     write_config(tmp_path, "")
     environ = {key: value for key, value in os.environ.items() if key != "HARKEN_WEB_SECRET"}
