@@ -60,7 +60,7 @@ _TITLE = re.compile(rb"<title\b[^>]*>")
 def feed_files(data: Path) -> list[Path]:
     """Every file under ``data`` that Harken's rss kind reads as a feed, in a stable order."""
     from monitor.errors import BadPayload
-    from sources.rss import parse_feed
+    from sources.feed_parse import parse_feed
 
     kept = []
     for path in sorted(data.rglob("*")):

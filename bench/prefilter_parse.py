@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from monitor.errors import BadPayload
-from sources.rss import parse_feed
+from sources.feed_parse import parse_feed
 
 REPO = Path(__file__).resolve().parent.parent
 NOT_FEEDS = {".json", ".html", ".htm", ".opml"}

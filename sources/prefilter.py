@@ -11,7 +11,7 @@ It must never lose a mention, so whenever the document is not plainly what the c
 ``reduce_feed`` returns None and the whole feed is parsed as before: a body in an encoding that
 is not a superset of ASCII (UTF-16, UTF-32), one that is not well-formed XML (feedparser's
 lenient parser would read it differently cut), items that nest or stand inside CDATA or a
-comment, an id or link element below another element, and conflicting declared encodings. ``sources.rss`` checks the parse of the cut
+comment, an id or link element below another element, and conflicting declared encodings. ``sources.feed_parse`` checks the parse of the cut
 document too and falls back the same way.
 """
 

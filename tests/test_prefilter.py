@@ -16,7 +16,7 @@ from monitor.mention import Cursor, Mention
 from monitor.source import SourceContext, source_kinds
 from monitor.triage.matcher import BrandMatcher
 from monitor.triage.needles import brand_needles
-from sources.rss import ParsedFeed, parse_feed
+from sources.feed_parse import ParsedFeed, parse_feed
 from tests.servers import HttpServer, Reply
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,20 +12,16 @@ from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
-    PlainValidator,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
 
+from monitor.config.fields import BrandQuery, Timezone
 from monitor.config.hours import (
     EVERY_DAY,
     WHOLE_DAY,
@@ -33,37 +29,9 @@ from monitor.config.hours import (
     HoursField,
     OptionalHoursField,
 )
-from monitor.config.query import Query, parse_query
 from monitor.duration import Duration
 from monitor.mention import Severity
 from monitor.source import SourceSettings
-
-
-def _timezone(value: object) -> object:
-    if not isinstance(value, str):
-        return value  # the str type reports it
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f'unknown timezone "{value}"; use an IANA name such as "Europe/London" or "UTC"'
-        ) from None
-    return value
-
-
-Timezone = Annotated[str, BeforeValidator(_timezone)]
-
-
-def _query(value: object) -> Query:
-    if isinstance(value, Query):
-        return value
-    if not isinstance(value, str):
-        raise PydanticCustomError("string_type", "Input should be a valid string")
-    # A QueryError is a ValueError: reported at the key's line, with its column and caret.
-    return Query(value, parse_query(value))
-
-
-BrandQuery = Annotated[Query, PlainValidator(_query), PlainSerializer(str)]
 
 
 class _Section(BaseModel):
